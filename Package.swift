@@ -1,0 +1,123 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// Strict concurrency is the Swift 6 language mode default; these upcoming features keep
+// imports and existentials explicit, as Hummingbird and swift-nio do.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "mitra-exporter",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "mitra-exporter", targets: ["mitra-exporter"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.0"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries and shims.
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
+        .target(name: "CBuildInfo"),
+
+        // Owning Swift wrappers over the C libraries.
+        .target(name: "PostgresClient", dependencies: ["CLibPQ"], swiftSettings: swiftSettings),
+        .target(name: "HTTPProbe", dependencies: ["CCurl"], swiftSettings: swiftSettings),
+
+        // Core: metric model and rendering, configuration, scheduling, samplers.
+        .target(name: "Exposition", swiftSettings: swiftSettings),
+        .target(
+            name: "ExporterConfig",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Sampling",
+            dependencies: ["Exposition", "ExporterConfig", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "PostgresCollectors",
+            dependencies: ["PostgresClient", "Sampling", "Exposition", "ExporterConfig",
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "HTTPChecks",
+            dependencies: ["HTTPProbe", "Sampling", "Exposition", "ExporterConfig",
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "LogFormats",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+
+        // HTTP server, web config (TLS, basic auth), reload and lifecycle.
+        .target(
+            name: "ExporterServer",
+            dependencies: [
+                "Exposition", "ExporterConfig", "Sampling", "PostgresCollectors", "HTTPChecks", "LogFormats", "CBuildInfo",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Templates")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "mitra-exporter",
+            dependencies: [
+                "ExporterServer", "ExporterConfig", "LogFormats",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(name: "ExpositionTests", dependencies: ["Exposition"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ExporterConfigTests", dependencies: ["ExporterConfig"],
+            resources: [.copy("Fixtures")], swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "SamplingTests", dependencies: ["Sampling", "Exposition", "ExporterConfig"], swiftSettings: swiftSettings),
+        .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient"], swiftSettings: swiftSettings),
+        .testTarget(name: "PostgresCollectorsTests", dependencies: ["PostgresCollectors", "PostgresClient", "Sampling", "Exposition", "ExporterConfig"], swiftSettings: swiftSettings),
+        .testTarget(name: "HTTPProbeTests", dependencies: ["HTTPProbe",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird")], swiftSettings: swiftSettings),
+        .testTarget(name: "HTTPChecksTests", dependencies: ["HTTPChecks", "HTTPProbe", "Sampling", "Exposition", "ExporterConfig",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird")], swiftSettings: swiftSettings),
+        .testTarget(name: "LogFormatsTests", dependencies: ["LogFormats", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ExporterServerTests",
+            dependencies: ["ExporterServer", "ExporterConfig", "Sampling", "Exposition",
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "HummingbirdTesting", package: "hummingbird"),
+                           .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                           .product(name: "CompressNIO", package: "compress-nio")],
+            resources: [.copy("Golden")],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

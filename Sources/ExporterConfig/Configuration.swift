@@ -1,0 +1,174 @@
+import Foundation
+import Yams
+
+/// Intervals and timeouts used where an entry sets none.
+public struct SamplingDefaults: Sendable, Hashable {
+    public var interval: Duration = .seconds(15)
+    public var timeout: Duration = .seconds(5)
+    public init() {}
+}
+
+/// The whole validated configuration. Built only by `ConfigLoader`, which checks everything
+/// before anything runs.
+public struct Configuration: Sendable, Hashable {
+    public var file: String
+    public var defaults = SamplingDefaults()
+    public var checks: [CheckConfig] = []
+    public var scenarios: [ScenarioConfig] = []
+    public var postgres: [PostgresInstanceConfig] = []
+    /// Values that came from `${env:..}`/`${file:..}`; never shown anywhere.
+    public var redactor = Redactor()
+
+    public init(file: String) {
+        self.file = file
+    }
+
+    /// A human summary for `--config.check`: what would run, with no secret in it.
+    public var summary: String {
+        var lines: [String] = []
+        lines.append("\(file): OK")
+        lines.append("defaults: interval \(DurationParser.format(defaults.interval)), timeout \(DurationParser.format(defaults.timeout))")
+        lines.append("\(checks.count) HTTP check(s)")
+        for check in checks {
+            lines.append("  check \(check.name): \(check.request.method) \(redactor.redact(check.request.url)) every \(DurationParser.format(check.interval)), timeout \(DurationParser.format(check.timeout))")
+        }
+        lines.append("\(scenarios.count) scenario(s)")
+        for scenario in scenarios {
+            lines.append("  scenario \(scenario.name): \(scenario.steps.count) step(s) every \(DurationParser.format(scenario.interval)), timeout \(DurationParser.format(scenario.timeout))")
+        }
+        lines.append("\(postgres.count) PostgreSQL instance(s)")
+        for instance in postgres {
+            let collectors = instance.collectors.map(\.rawValue).joined(separator: ",")
+            lines.append("  postgres \(instance.name): \(redactor.redact(instance.connectionDescription)) every \(DurationParser.format(instance.interval)), timeout \(DurationParser.format(instance.timeout)), collectors \(collectors)")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+public enum ConfigLoader {
+    /// Reads and validates a config file. Throws `ConfigErrors` listing every problem.
+    public static func load(path: String, resolver: SecretResolver = SecretResolver()) throws(ConfigErrors) -> Configuration {
+        let display = path
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigErrors([ConfigError(file: display, line: 1, column: 1, path: "",
+                                            message: FileManager.default.fileExists(atPath: path) ? "cannot read file" : "file does not exist")])
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigErrors([ConfigError(file: display, line: 1, column: 1, path: "", message: "file is not UTF-8")])
+        }
+        return try parse(text, file: display, resolver: resolver)
+    }
+
+    public static func parse(_ text: String, file: String, resolver: SecretResolver = SecretResolver()) throws(ConfigErrors) -> Configuration {
+        let context = DecodeContext(file: file, resolver: resolver)
+        var config = Configuration(file: file)
+        if let root = try YAMLLoader.compose(text, file: file) {
+            decode(ConfigValue(node: root, path: "", context: context), into: &config)
+        }
+        config.redactor = Redactor(secrets: context.secrets)
+        if !context.errors.isEmpty {
+            // Quoted values in messages could carry an expanded secret: redact them too.
+            throw ConfigErrors(context.errors.map { error in
+                var redacted = error
+                redacted.message = config.redactor.redact(error.message)
+                return redacted
+            })
+        }
+        return config
+    }
+
+    private static func decode(_ root: ConfigValue, into config: inout Configuration) {
+        guard let object = root.object() else { return }
+        if let defaults = object.value("defaults")?.object() {
+            if let interval = defaults.value("interval")?.positiveDuration() { config.defaults.interval = interval }
+            if let timeout = defaults.value("timeout")?.positiveDuration() { config.defaults.timeout = timeout }
+            if config.defaults.timeout > config.defaults.interval {
+                defaults.error("timeout \(DurationParser.format(config.defaults.timeout)) is longer than interval \(DurationParser.format(config.defaults.interval))")
+            }
+            defaults.finish()
+        }
+        let defaults = config.defaults
+        if let items = object.value("checks")?.list() {
+            config.checks = items.compactMap { CheckConfig.decode($0, defaults: defaults) }
+            reportDuplicateNames(items, names: config.checks.map(\.name), kind: "check", context: object.context)
+        }
+        if let items = object.value("scenarios")?.list() {
+            config.scenarios = items.compactMap { ScenarioConfig.decode($0, defaults: defaults) }
+            reportDuplicateNames(items, names: config.scenarios.map(\.name), kind: "scenario", context: object.context)
+        }
+        if let items = object.value("postgres")?.list() {
+            config.postgres = items.compactMap { PostgresInstanceConfig.decode($0, defaults: defaults) }
+            reportDuplicateNames(items, names: config.postgres.map(\.name), kind: "postgres instance", context: object.context)
+        }
+        object.finish()
+    }
+
+    /// Names label every series of an entry, so two entries with one name would collide.
+    private static func reportDuplicateNames(_ items: [ConfigValue], names _: [String], kind: String, context: DecodeContext) {
+        var firstLine: [String: Int] = [:]
+        for item in items {
+            guard case .mapping(let mapping) = item.node, let nameNode = mapping["name"], let name = nameNode.string else { continue }
+            if let line = firstLine[name] {
+                context.error(at: nameNode.mark, path: "\(item.path).name", "duplicate \(kind) name \"\(name)\" (first defined on line \(line))")
+            } else {
+                firstLine[name] = nameNode.mark?.line ?? 0
+            }
+        }
+    }
+}
+
+/// Shared checks for an entry's `interval` and `timeout`.
+public struct Schedule: Sendable, Hashable {
+    public var interval: Duration
+    public var timeout: Duration
+
+    /// Reads `interval`/`timeout` from an entry, falling back to the defaults, and reports a
+    /// timeout longer than the interval (runs would overlap).
+    public static func decode(_ object: ConfigObject, defaults: SamplingDefaults) -> Schedule {
+        let interval = object.value("interval")?.positiveDuration() ?? defaults.interval
+        let timeoutValue = object.value("timeout")
+        let timeout = timeoutValue?.positiveDuration() ?? min(defaults.timeout, interval)
+        if timeout > interval {
+            let message = "timeout \(DurationParser.format(timeout)) is longer than interval \(DurationParser.format(interval))"
+            if let timeoutValue { timeoutValue.error(message) } else { object.error(message) }
+        }
+        return Schedule(interval: interval, timeout: timeout)
+    }
+}
+
+/// User labels added to every series of an entry.
+public enum LabelsDecoder {
+    static let namePattern = try! NSRegularExpression(pattern: "^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+    public static func isValidLabelName(_ name: String) -> Bool {
+        namePattern.firstMatch(in: name, range: NSRange(name.startIndex..., in: name)) != nil && !name.hasPrefix("__")
+    }
+
+    public static func decode(_ value: ConfigValue?, reserved: Set<String>) -> [ConfigLabel] {
+        guard let value, let object = value.object() else { return [] }
+        var labels: [ConfigLabel] = []
+        for key in object.keys {
+            guard let item = object.value(key) else { continue }
+            if !isValidLabelName(key) {
+                item.error("\"\(key)\" is not a valid label name")
+                continue
+            }
+            if reserved.contains(key) {
+                item.error("label \"\(key)\" is set by the exporter and cannot be overridden")
+                continue
+            }
+            if let text = item.string() { labels.append(ConfigLabel(name: key, value: text)) }
+        }
+        object.finish()
+        return labels
+    }
+}
+
+public struct ConfigLabel: Sendable, Hashable {
+    public var name: String
+    public var value: String
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
+}

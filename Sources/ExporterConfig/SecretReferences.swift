@@ -1,0 +1,176 @@
+import Foundation
+
+/// Expands `${env:NAME}` and `${file:/path}` references in config strings. `$${` writes a
+/// literal `${`. References without a scheme (`${token}`) are left for scenario variables.
+/// Every expanded value is recorded as a secret so it can be redacted from all output.
+public struct SecretResolver: Sendable {
+    public var environment: [String: String]
+    public var readFile: @Sendable (String) throws -> String
+
+    public init(
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        readFile: @escaping @Sendable (String) throws -> String = SecretResolver.readSecretFile
+    ) {
+        self.environment = environment
+        self.readFile = readFile
+    }
+
+    public struct Failure: Error, Sendable {
+        public var message: String
+    }
+
+    public static func readSecretFile(_ path: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw Failure(message: "cannot read secret file \(path)")
+        }
+        guard var text = String(data: data, encoding: .utf8) else {
+            throw Failure(message: "secret file \(path) is not UTF-8")
+        }
+        // A trailing newline is an editor artefact, never part of a password.
+        while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
+        return text
+    }
+
+    /// Returns the expanded string and the secret values it now contains.
+    public func expand(_ text: String) throws(Failure) -> (value: String, secrets: [String]) {
+        guard text.contains("${") else { return (text, []) }
+        var output = ""
+        var secrets: [String] = []
+        var rest = Substring(text)
+        while let start = rest.range(of: "${") {
+            let before = rest[..<start.lowerBound]
+            if before.hasSuffix("$") {
+                output += before.dropLast()
+                output += "${"
+                rest = rest[start.upperBound...]
+                continue
+            }
+            output += before
+            guard let end = rest[start.upperBound...].firstIndex(of: "}") else {
+                throw Failure(message: "unterminated reference \"${\" (write $${ for a literal)")
+            }
+            let reference = rest[start.upperBound..<end]
+            rest = rest[rest.index(after: end)...]
+            if reference.hasPrefix("env:") {
+                let name = String(reference.dropFirst(4))
+                guard !name.isEmpty else { throw Failure(message: "empty environment variable name in ${env:}") }
+                guard let value = environment[name] else {
+                    throw Failure(message: "environment variable \(name) is not set (referenced as ${env:\(name)})")
+                }
+                output += value
+                if !value.isEmpty { secrets.append(value) }
+            } else if reference.hasPrefix("file:") {
+                let path = String(reference.dropFirst(5))
+                do {
+                    let value = try readFile(path)
+                    output += value
+                    if !value.isEmpty { secrets.append(value) }
+                } catch let failure as Failure {
+                    throw failure
+                } catch {
+                    throw Failure(message: "cannot read secret file \(path)")
+                }
+            } else if reference.contains(":") {
+                throw Failure(message: "unknown reference scheme in \"${\(reference)}\" (use env: or file:)")
+            } else {
+                // A scenario variable, resolved at run time.
+                output += "${\(reference)}"
+            }
+        }
+        output += rest
+        return (output, secrets)
+    }
+}
+
+/// Replaces known secret values (and the password part of connection strings) with `<secret>`.
+/// Used on every error message, log line and page that could carry config-derived text.
+public struct Redactor: Sendable, Hashable {
+    public private(set) var secrets: [String]
+
+    public init(secrets: some Sequence<String> = []) {
+        // Longest first, so a secret that contains another is replaced whole.
+        self.secrets = Array(Set(secrets.filter { $0.count >= 1 })).sorted { $0.count > $1.count }
+    }
+
+    public static let placeholder = "<secret>"
+
+    public func adding(_ more: some Sequence<String>) -> Redactor {
+        Redactor(secrets: secrets + Array(more))
+    }
+
+    public func redact(_ text: String) -> String {
+        var result = text
+        for secret in secrets where result.contains(secret) {
+            result = result.replacingOccurrences(of: secret, with: Redactor.placeholder)
+        }
+        return Redactor.redactConnectionPasswords(result)
+    }
+
+    /// Redacts `password=...` (key/value DSNs, libpq messages) and `scheme://user:pass@`
+    /// (URL DSNs) even when the password did not come from a secret reference.
+    public static func redactConnectionPasswords(_ text: String) -> String {
+        var result = text
+        if result.contains("://"), result.contains("@") {
+            result = redactURLUserInfo(result)
+        }
+        if result.range(of: "password", options: .caseInsensitive) != nil {
+            result = redactKeyValuePassword(result)
+        }
+        return result
+    }
+
+    private static func redactURLUserInfo(_ text: String) -> String {
+        var output = ""
+        var rest = Substring(text)
+        while let scheme = rest.range(of: "://") {
+            output += rest[..<scheme.upperBound]
+            rest = rest[scheme.upperBound...]
+            let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == " " || $0 == "\"" || $0 == "'" || $0 == "\n" }) ?? rest.endIndex
+            let authority = rest[..<authorityEnd]
+            if let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") {
+                output += authority[...colon]
+                output += Redactor.placeholder
+                output += authority[at...]
+                rest = rest[authorityEnd...]
+            }
+        }
+        output += rest
+        return output
+    }
+
+    private static func redactKeyValuePassword(_ text: String) -> String {
+        var output = ""
+        var rest = Substring(text)
+        while let match = rest.range(of: "password", options: .caseInsensitive) {
+            output += rest[..<match.upperBound]
+            rest = rest[match.upperBound...]
+            var cursor = rest.startIndex
+            while cursor < rest.endIndex, rest[cursor] == " " { cursor = rest.index(after: cursor) }
+            guard cursor < rest.endIndex, rest[cursor] == "=" || rest[cursor] == ":" else { continue }
+            cursor = rest.index(after: cursor)
+            while cursor < rest.endIndex, rest[cursor] == " " { cursor = rest.index(after: cursor) }
+            output += rest[rest.startIndex..<cursor]
+            rest = rest[cursor...]
+            var valueEnd = rest.startIndex
+            if rest.first == "'" || rest.first == "\"" {
+                let quote = rest.first!
+                valueEnd = rest.index(after: rest.startIndex)
+                while valueEnd < rest.endIndex, rest[valueEnd] != quote {
+                    if rest[valueEnd] == "\\" { valueEnd = rest.index(after: valueEnd) }
+                    if valueEnd < rest.endIndex { valueEnd = rest.index(after: valueEnd) }
+                }
+                if valueEnd < rest.endIndex { valueEnd = rest.index(after: valueEnd) }
+            } else {
+                while valueEnd < rest.endIndex, !rest[valueEnd].isWhitespace, rest[valueEnd] != "&", rest[valueEnd] != "," {
+                    valueEnd = rest.index(after: valueEnd)
+                }
+            }
+            if valueEnd > rest.startIndex {
+                output += Redactor.placeholder
+                rest = rest[valueEnd...]
+            }
+        }
+        output += rest
+        return output
+    }
+}

@@ -1,0 +1,192 @@
+/// Renders metric families in the Prometheus text format 0.0.4 or OpenMetrics 1.0.0.
+/// This is the only rendering path of the exporter.
+
+public enum ExpositionFormat: Sendable, Hashable, CaseIterable {
+    case prometheusText
+    case openMetrics
+
+    public var contentType: String {
+        switch self {
+        case .prometheusText: "text/plain; version=0.0.4; charset=utf-8"
+        case .openMetrics: "application/openmetrics-text; version=1.0.0; charset=utf-8"
+        }
+    }
+
+    /// Chooses the format from an HTTP `Accept` header: OpenMetrics when the client ranks it
+    /// at least as high as the text format, as Prometheus does when it supports both.
+    public static func negotiate(accept: String?) -> ExpositionFormat {
+        guard let accept, !accept.isEmpty else { return .prometheusText }
+        var openMetricsQuality = -1.0
+        var textQuality = -1.0
+        for entry in accept.split(separator: ",") {
+            let parts = entry.split(separator: ";").map { $0.trimmingSpaces() }
+            guard let mediaType = parts.first?.lowercased() else { continue }
+            var quality = 1.0
+            var version: String?
+            for parameter in parts.dropFirst() {
+                let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingSpaces() }
+                guard pair.count == 2 else { continue }
+                if pair[0] == "q", let q = Double(pair[1]) { quality = q }
+                if pair[0] == "version" { version = pair[1] }
+            }
+            switch mediaType {
+            case "application/openmetrics-text":
+                if version == nil || version == "1.0.0" { openMetricsQuality = max(openMetricsQuality, quality) }
+            case "text/plain", "*/*", "text/*":
+                textQuality = max(textQuality, quality)
+            default:
+                continue
+            }
+        }
+        return openMetricsQuality > 0 && openMetricsQuality >= textQuality ? .openMetrics : .prometheusText
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingSpaces() -> String {
+        var slice = self[...]
+        while slice.first == " " || slice.first == "\t" { slice = slice.dropFirst() }
+        while slice.last == " " || slice.last == "\t" { slice = slice.dropLast() }
+        return String(slice)
+    }
+}
+
+public enum Renderer {
+    /// Groups families that share a name (e.g. `probe_success` from many checks) into one
+    /// block, keeping first-seen order, so HELP/TYPE appear exactly once per name.
+    public static func merge(_ families: [MetricFamily]) -> [MetricFamily] {
+        var order: [String] = []
+        var byName: [String: MetricFamily] = [:]
+        for family in families {
+            if var existing = byName[family.name] {
+                existing.series.append(contentsOf: family.series)
+                byName[family.name] = existing
+            } else {
+                order.append(family.name)
+                byName[family.name] = family
+            }
+        }
+        return order.compactMap { byName[$0] }
+    }
+
+    /// Renders already-merged families. OpenMetrics output does not include `# EOF`: the
+    /// caller appends `eofMarker` once after the last block.
+    public static func render(_ families: [MetricFamily], format: ExpositionFormat, into output: inout String) {
+        for family in families where !family.series.isEmpty {
+            switch format {
+            case .prometheusText: renderText(family, into: &output)
+            case .openMetrics: renderOpenMetrics(family, into: &output)
+            }
+        }
+    }
+
+    public static func render(_ families: [MetricFamily], format: ExpositionFormat) -> String {
+        var output = ""
+        render(merge(families), format: format, into: &output)
+        if format == .openMetrics { output += eofMarker }
+        return output
+    }
+
+    public static let eofMarker = "# EOF\n"
+
+    private static func renderText(_ family: MetricFamily, into output: inout String) {
+        output += "# HELP \(family.name) \(escapeHelp(family.help))\n"
+        output += "# TYPE \(family.name) \(family.type.rawValue)\n"
+        for series in family.series {
+            writeSeries(name: family.name, scalarSuffix: "", series: series, into: &output)
+        }
+    }
+
+    private static func renderOpenMetrics(_ family: MetricFamily, into output: inout String) {
+        var familyName = family.name
+        var scalarSuffix = ""
+        var type = family.type.rawValue
+        if family.type == .counter {
+            if familyName.hasSuffix("_total") { familyName.removeLast(6) }
+            scalarSuffix = "_total"
+        } else if family.type == .untyped {
+            type = "unknown"
+        }
+        output += "# TYPE \(familyName) \(type)\n"
+        output += "# HELP \(familyName) \(escapeHelp(family.help))\n"
+        for series in family.series {
+            writeSeries(name: familyName, scalarSuffix: scalarSuffix, series: series, into: &output)
+        }
+    }
+
+    private static func writeSeries(name: String, scalarSuffix: String, series: Series, into output: inout String) {
+        switch series.value {
+        case .number(let value):
+            writeSample(name + scalarSuffix, series.labels, nil, value, into: &output)
+        case .histogram(let histogram):
+            for bucket in histogram.buckets where bucket.upperBound.isFinite {
+                writeSample(name + "_bucket", series.labels, Label("le", formatNumber(bucket.upperBound)),
+                            Double(bucket.count), into: &output)
+            }
+            writeSample(name + "_bucket", series.labels, Label("le", "+Inf"), Double(histogram.count), into: &output)
+            writeSample(name + "_sum", series.labels, nil, histogram.sum, into: &output)
+            writeSample(name + "_count", series.labels, nil, Double(histogram.count), into: &output)
+        }
+    }
+
+    private static func writeSample(_ name: String, _ labels: [Label], _ extra: Label?, _ value: Double, into output: inout String) {
+        output += name
+        if !labels.isEmpty || extra != nil {
+            output += "{"
+            var first = true
+            for label in labels {
+                if !first { output += "," }
+                first = false
+                output += label.name
+                output += "=\""
+                appendEscapedLabelValue(label.value, into: &output)
+                output += "\""
+            }
+            if let extra {
+                if !first { output += "," }
+                output += "\(extra.name)=\"\(extra.value)\""
+            }
+            output += "}"
+        }
+        output += " "
+        output += formatNumber(value)
+        output += "\n"
+    }
+
+    /// Integral values print without a fraction (as Go's `strconv.FormatFloat(v, 'g', -1, 64)`
+    /// does for them), so golden files stay readable.
+    public static func formatNumber(_ value: Double) -> String {
+        if value.isNaN { return "NaN" }
+        if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        return "\(value)"
+    }
+
+    private static func escapeHelp(_ help: String) -> String {
+        guard help.contains(where: { $0 == "\\" || $0 == "\n" }) else { return help }
+        var out = ""
+        for character in help {
+            switch character {
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+
+    private static func appendEscapedLabelValue(_ value: String, into output: inout String) {
+        guard value.contains(where: { $0 == "\\" || $0 == "\n" || $0 == "\"" }) else {
+            output += value
+            return
+        }
+        for character in value {
+            switch character {
+            case "\\": output += "\\\\"
+            case "\n": output += "\\n"
+            case "\"": output += "\\\""
+            default: output.append(character)
+            }
+        }
+    }
+}

@@ -1,0 +1,180 @@
+public import Exposition
+import Synchronization
+
+/// The latest published result of one sampler. Immutable once stored.
+public struct SamplerSnapshot: Sendable {
+    public var samplerID: String
+    public var interval: Duration
+    public var startedAt: Double
+    public var finishedAt: Double
+    public var result: SampleResult
+}
+
+/// Per-collector freshness kept across runs (a failed run does not erase the last success).
+public struct CollectorStatus: Sendable, Hashable {
+    public var collector: String
+    public var samplerID: String
+    public var intervalSeconds: Double
+    public var lastRunAt: Double?
+    public var lastSuccessAt: Double?
+    public var lastDurationSeconds: Double?
+    public var lastSuccess: Bool?
+    public var lastError: String?
+    public var runs: UInt64 = 0
+    public var failures: UInt64 = 0
+}
+
+/// Wall-clock seconds since the epoch; injectable so golden tests can fix time.
+public protocol WallClock: Sendable {
+    func now() -> Double
+}
+
+public struct SystemWallClock: WallClock {
+    public init() {}
+    public func now() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Holds the latest snapshot of every sampler. `/metrics` reads it without ever waiting for
+/// a sampler: publishing swaps a value under a short lock, and the rendered body of all
+/// snapshots is cached until the next publish.
+public final class SnapshotStore: Sendable {
+    private struct State {
+        var order: [String] = []
+        var snapshots: [String: SamplerSnapshot] = [:]
+        var expected: [String: (interval: Duration, collectors: [String])] = [:]
+        var statuses: [String: CollectorStatus] = [:]
+        var generation: UInt64 = 0
+        var renderCache: [ExpositionFormat: (generation: UInt64, body: String)] = [:]
+    }
+
+    private let state = Mutex(State())
+    public let clock: any WallClock
+
+    public init(clock: any WallClock = SystemWallClock()) {
+        self.clock = clock
+    }
+
+    /// Declares the samplers that should be running. Snapshots and statuses of samplers
+    /// not in the list are dropped (their series disappear), new ones are listed as pending.
+    public func setExpected(_ samplers: [(id: String, interval: Duration, collectors: [String])]) {
+        state.withLock { state in
+            let ids = Set(samplers.map(\.id))
+            state.order = samplers.map(\.id)
+            state.expected = Dictionary(uniqueKeysWithValues: samplers.map { ($0.id, ($0.interval, $0.collectors)) })
+            state.snapshots = state.snapshots.filter { ids.contains($0.key) }
+            var keep: [String: CollectorStatus] = [:]
+            for sampler in samplers {
+                for collector in sampler.collectors {
+                    var status = state.statuses[collector].flatMap { $0.samplerID == sampler.id ? $0 : nil }
+                        ?? CollectorStatus(collector: collector, samplerID: sampler.id, intervalSeconds: sampler.interval.inSeconds)
+                    status.intervalSeconds = sampler.interval.inSeconds
+                    keep[collector] = status
+                }
+            }
+            state.statuses = keep
+            state.generation &+= 1
+        }
+    }
+
+    public func publish(_ snapshot: SamplerSnapshot) {
+        state.withLock { state in
+            guard state.expected[snapshot.samplerID] != nil else { return }
+            state.snapshots[snapshot.samplerID] = snapshot
+            for outcome in snapshot.result.outcomes {
+                var status = state.statuses[outcome.collector]
+                    ?? CollectorStatus(collector: outcome.collector, samplerID: snapshot.samplerID, intervalSeconds: snapshot.interval.inSeconds)
+                status.lastRunAt = snapshot.finishedAt
+                status.lastDurationSeconds = outcome.durationSeconds
+                status.lastSuccess = outcome.success
+                status.lastError = outcome.error
+                status.runs += 1
+                if outcome.success {
+                    status.lastSuccessAt = snapshot.finishedAt
+                } else {
+                    status.failures += 1
+                }
+                state.statuses[outcome.collector] = status
+            }
+            state.generation &+= 1
+        }
+    }
+
+    /// True once every expected sampler has published at least once (a timeout counts).
+    public var isReady: Bool {
+        state.withLock { state in state.expected.keys.allSatisfy { state.snapshots[$0] != nil } }
+    }
+
+    /// Declared collectors in sampler order, then any a sampler reported beyond its declaration.
+    public var collectorStatuses: [CollectorStatus] {
+        state.withLock { Self.orderedStatuses($0) }
+    }
+
+    private static func orderedStatuses(_ state: State) -> [CollectorStatus] {
+        let declared = state.order.flatMap { id in (state.expected[id]?.collectors ?? []).compactMap { state.statuses[$0] } }
+        let undeclared = state.statuses.values
+            .filter { !(state.expected[$0.samplerID]?.collectors.contains($0.collector) ?? false) }
+            .sorted { $0.collector < $1.collector }
+        return declared + undeclared
+    }
+
+    public var snapshots: [SamplerSnapshot] {
+        state.withLock { state in state.order.compactMap { state.snapshots[$0] } }
+    }
+
+    /// Every sampler's families plus collector freshness, rendered; cached per generation.
+    public func renderedSamples(format: ExpositionFormat) -> String {
+        let (generation, cached) = state.withLock { state in (state.generation, state.renderCache[format]) }
+        if let cached, cached.generation == generation { return cached.body }
+        let (snapshots, statuses) = state.withLock { state in
+            (state.order.compactMap { state.snapshots[$0] }, Self.orderedStatuses(state))
+        }
+        var families = CollectorMetrics.families(for: statuses)
+        families += snapshots.flatMap(\.result.families)
+        var body = ""
+        Renderer.render(Renderer.merge(families), format: format, into: &body)
+        state.withLock { state in
+            if state.generation == generation { state.renderCache[format] = (generation, body) }
+        }
+        return body
+    }
+}
+
+/// `mitra_exporter_collector_*`: freshness you can alert on without knowing each sampler.
+enum CollectorMetrics {
+    static func families(for statuses: [CollectorStatus]) -> [MetricFamily] {
+        var success: [Series] = []
+        var duration: [Series] = []
+        var lastSuccess: [Series] = []
+        var interval: [Series] = []
+        var runs: [Series] = []
+        var failures: [Series] = []
+        for status in statuses {
+            let labels = [Label("collector", status.collector)]
+            interval.append(Series(labels, status.intervalSeconds))
+            runs.append(Series(labels, Double(status.runs)))
+            failures.append(Series(labels, Double(status.failures)))
+            guard status.lastRunAt != nil else { continue }
+            success.append(Series(labels, status.lastSuccess == true ? 1 : 0))
+            duration.append(Series(labels, status.lastDurationSeconds ?? 0))
+            if let at = status.lastSuccessAt { lastSuccess.append(Series(labels, at)) }
+        }
+        return [
+            .gauge("mitra_exporter_collector_success", "Whether the collector's last run succeeded (1) or failed (0).", success),
+            .gauge("mitra_exporter_collector_duration_seconds", "Duration of the collector's last run in seconds.", duration),
+            .gauge("mitra_exporter_collector_last_success_timestamp_seconds", "Unix time of the collector's last successful run.", lastSuccess),
+            .gauge("mitra_exporter_collector_interval_seconds", "Configured interval between the collector's runs, for staleness alerts.", interval),
+            .counter("mitra_exporter_collector_runs_total", "Runs of the collector since the exporter started or the entry changed.", runs),
+            .counter("mitra_exporter_collector_failures_total", "Failed runs of the collector since the exporter started or the entry changed.", failures),
+        ]
+    }
+}

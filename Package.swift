@@ -119,6 +119,9 @@ let package = Package(
         .testTarget(
             name: "ExporterServerTests",
             dependencies: ["ExporterServer", "ExporterConfig", "Sampling", "Exposition",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "HTTPTypes", package: "swift-http-types"),
+                           .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "HummingbirdTesting", package: "hummingbird"),
                            .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -9,12 +9,15 @@ import Synchronization
 final class BasicAuthenticator: Sendable {
     private let users: [String: String]
     private let verified = Mutex<Set<Int>>([])
-    /// Hashed when the user is unknown, so response time does not reveal which users exist.
-    private static let decoyHash = "$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi"
+    /// Checked when the user is unknown, with the same cost as a real user's hash, so the
+    /// response time does not reveal which users exist.
+    private let decoyHash: String
     private static let cacheLimit = 1024
 
     init(users: [String: String]) {
         self.users = users
+        let cost = users.values.first.flatMap { UInt8($0.split(separator: "$").dropFirst().first ?? "") } ?? 4
+        decoyHash = users.isEmpty ? "" : Bcrypt.hash("decoy password", cost: cost)
     }
 
     var isEnabled: Bool { !users.isEmpty }
@@ -30,7 +33,7 @@ final class BasicAuthenticator: Sendable {
         hasher.combine(hash)
         let key = hasher.finalize()
         if hash != nil, verified.withLock({ $0.contains(key) }) { return true }
-        let valid = Bcrypt.verify(password, hash: hash ?? Self.decoyHash) && hash != nil
+        let valid = Bcrypt.verify(password, hash: hash ?? decoyHash) && hash != nil
         if valid {
             verified.withLock { cache in
                 if cache.count >= Self.cacheLimit { cache.removeAll() }

@@ -13,11 +13,7 @@ struct MitraExporter: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mitra-exporter",
         abstract: "Prometheus exporter for HTTP health checks, multi-step login scenarios and PostgreSQL statistics.",
-        discussion: """
-        Samples run in the background on their own intervals; /metrics serves the latest results
-        and never waits for a target. Endpoints: /metrics, /-/healthy, /-/ready, POST /-/reload
-        (or SIGHUP), and a status page at /.
-        """,
+        discussion: "Samples run in the background on their own intervals; /metrics serves the latest results and never waits for a target. Endpoints: /metrics, /-/healthy, /-/ready, POST /-/reload (or SIGHUP), and a status page at /.",
         version: "mitra-exporter \(BuildInfo.version) (revision \(BuildInfo.revision), Swift \(BuildInfo.swiftVersion))"
     )
 
@@ -90,7 +86,7 @@ struct MitraExporter: AsyncParsableCommand {
         do {
             app = try ExporterHTTPServer.makeApplication(runtime: runtime, address: address, webConfig: webConfig, logger: logger) { channel in
                 logger.info("listening", metadata: [
-                    "address": .string(channel.localAddress?.description ?? address.description),
+                    "address": .string(ListenAddress(host: address.host, port: channel.localAddress?.port ?? address.port).description),
                     "tls": .string(tlsEnabled ? "on" : "off"),
                 ])
             }

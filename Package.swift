@@ -29,7 +29,7 @@ let package = Package(
     targets: [
         // C libraries and shims.
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
-        .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
+        .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl"), .linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         .target(name: "CBuildInfo"),
 
         // Owning Swift wrappers over the C libraries.
@@ -104,10 +104,12 @@ let package = Package(
         .testTarget(name: "PostgresCollectorsTests", dependencies: ["PostgresCollectors", "PostgresClient", "Sampling", "Exposition", "ExporterConfig"], swiftSettings: swiftSettings),
         .testTarget(name: "HTTPProbeTests", dependencies: ["HTTPProbe",
             .product(name: "Hummingbird", package: "hummingbird"),
-            .product(name: "HummingbirdTLS", package: "hummingbird")], swiftSettings: swiftSettings),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio")], swiftSettings: swiftSettings),
         .testTarget(name: "HTTPChecksTests", dependencies: ["HTTPChecks", "HTTPProbe", "Sampling", "Exposition", "ExporterConfig",
             .product(name: "Hummingbird", package: "hummingbird"),
-            .product(name: "HummingbirdTLS", package: "hummingbird")], swiftSettings: swiftSettings),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio")], swiftSettings: swiftSettings),
         .testTarget(name: "LogFormatsTests", dependencies: ["LogFormats", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(
             name: "ExporterServerTests",

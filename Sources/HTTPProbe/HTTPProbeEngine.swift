@@ -234,6 +234,7 @@ private struct EngineLoop {
                 guard let transfer = transfers.removeValue(forKey: id) else { continue }
                 byHandle[transfer.easy] = nil
                 curl_multi_remove_handle(multi, transfer.easy)
+                shared.state.withLock { $0.inFlight = transfers.count }
                 finish(id, transfer.continuation, ProbeResponse(error: ProbeError(kind: .cancelled, message: "cancelled")))
             }
             if stopping { break }
@@ -248,9 +249,9 @@ private struct EngineLoop {
                       let transfer = transfers.removeValue(forKey: id) else { continue }
                 let response = transfer.response(result: result)
                 curl_multi_remove_handle(multi, handle)
+                shared.state.withLock { $0.inFlight = transfers.count }
                 finish(id, transfer.continuation, response)
             }
-            shared.state.withLock { $0.inFlight = transfers.count }
             // Sleeps until a socket is ready, libcurl's next timeout, a wakeup, or 1 s.
             curl_multi_poll(multi, nil, 0, 1000, nil)
         }

@@ -108,7 +108,7 @@ let package = Package(
         ),
         .testTarget(name: "SamplingTests", dependencies: ["Sampling", "Exposition", "ExporterConfig"], swiftSettings: swiftSettings),
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient"], swiftSettings: swiftSettings),
-        .testTarget(name: "PostgresCollectorsTests", dependencies: ["PostgresCollectors", "PostgresClient", "Sampling", "Exposition", "ExporterConfig"], swiftSettings: swiftSettings),
+        .testTarget(name: "PostgresCollectorsTests", dependencies: ["PostgresCollectors", "PostgresClient", "Sampling", "Exposition", "ExporterConfig", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(name: "HTTPProbeTests", dependencies: ["HTTPProbe",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),

@@ -53,6 +53,7 @@ public actor PostgresSampler: Sampler {
     private var droppedSeries: [PostgresCollectorKind: Double] = [:]
     private var reportedProblems: [PostgresCollectorKind: String] = [:]
     private var reportedBudget: Set<PostgresCollectorKind> = []
+    private var isShutDown = false
 
     /// Cheap, small collectors first: when the run's budget (time or series) runs out, the
     /// large ones (tables, statements) are the ones cut short.
@@ -80,6 +81,7 @@ public actor PostgresSampler: Sampler {
     }
 
     public func shutdown() async {
+        isShutDown = true
         await connection?.close()
         connection = nil
     }
@@ -133,6 +135,7 @@ public actor PostgresSampler: Sampler {
     }
 
     private func openSession(deadline: ContinuousClock.Instant) async -> SessionResult {
+        if isShutDown { return .failure("shut down") }
         if let connection {
             switch await preflight(connection, deadline: deadline) {
             case .success(let session): return .success(session)
@@ -160,6 +163,11 @@ public actor PostgresSampler: Sampler {
             }
             lastConnectError = message
             return .failure(message)
+        }
+        if isShutDown {
+            // shutdown() ran while this run was connecting: the new session must not outlive it.
+            await opened.close()
+            return .failure("shut down")
         }
         if lastConnectError != nil {
             logger.info("postgres \(config.name): connected (server version \(opened.serverVersion))")

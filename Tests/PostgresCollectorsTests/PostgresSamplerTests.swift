@@ -179,6 +179,31 @@ struct PostgresSamplerTests {
         await admin.close()
     }
 
+    @Test func queryTextIsOptionalNormalisedAndTruncated() async throws {
+        let admin = try await cluster.admin()
+        let table = try await makeTable(admin, rows: 3)
+        var config = cluster.instance(collectors: [.statements])
+        config.statements.queryText = true
+        config.statements.queryTextLength = 40
+        let sampler = PostgresSampler(config: config, logger: LogRecorder().logger)
+        _ = await sampler.sample()
+        try await admin.run("SELECT   note\n  FROM lic_schema.\(table)\n WHERE id = $1", ["2"])
+        let result = await sampler.sample()
+        await sampler.shutdown()
+        await admin.close()
+        let texts = series(result, "pg_stat_statements_query_info", ["user": cluster.user]).compactMap { series in
+            series.labels.first { $0.name == "query" }?.value
+        }
+        #expect(texts.contains("SELECT note FROM lic_schema.\(table)…"), "\(texts)")
+        #expect(texts.allSatisfy { $0.count <= 40 })
+
+        let plain = PostgresSampler(config: cluster.instance(collectors: [.statements]), logger: LogRecorder().logger)
+        _ = await plain.sample()
+        let withoutText = await plain.sample()
+        await plain.shutdown()
+        #expect(series(withoutText, "pg_stat_statements_query_info").isEmpty)
+    }
+
     @Test func topKPutsTheRestInOtherAndKeepsTotals() async throws {
         let admin = try await cluster.admin()
         let table = try await makeTable(admin, rows: 5)

@@ -52,6 +52,8 @@ public struct PostgresInstanceConfig: Sendable, Hashable {
     public var seriesBudget: Int
     public var statements: PostgresStatementsOptions
     public var tables: PostgresTablesOptions
+    /// SQL-defined collectors run on this instance's connection.
+    public var queries: [SQLQueryConfig] = []
 
     public init(name: String, dsn: String, parameters: [PostgresConnectionParameter] = [], interval: Duration,
                 timeout: Duration, collectors: [PostgresCollectorKind] = PostgresInstanceConfig.defaultCollectors,
@@ -176,12 +178,15 @@ public struct PostgresInstanceConfig: Sendable, Hashable {
             }
             options.finish()
         }
+        let queries = SQLQueryConfig.decodeList(object.value("queries"), reservedLabels: reservedLabels.union(labels.map(\.name)))
         object.finish()
         guard let name, let dsn else { return nil }
-        return PostgresInstanceConfig(name: name, dsn: dsn, parameters: parameters, interval: schedule.interval,
-                                      timeout: schedule.timeout, collectors: collectors, labels: labels,
-                                      statementTimeout: statementTimeout, lockTimeout: lockTimeout,
-                                      connectTimeout: connectTimeout, seriesBudget: seriesBudget,
-                                      statements: statements, tables: tables)
+        var instance = PostgresInstanceConfig(name: name, dsn: dsn, parameters: parameters, interval: schedule.interval,
+                                              timeout: schedule.timeout, collectors: collectors, labels: labels,
+                                              statementTimeout: statementTimeout, lockTimeout: lockTimeout,
+                                              connectTimeout: connectTimeout, seriesBudget: seriesBudget,
+                                              statements: statements, tables: tables)
+        instance.queries = queries
+        return instance
     }
 }

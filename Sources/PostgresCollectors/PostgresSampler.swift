@@ -44,6 +44,7 @@ public actor PostgresSampler: Sampler {
     private nonisolated let logger: Logger
     private nonisolated let kinds: [PostgresCollectorKind]
     private nonisolated let baseLabels: [Label]
+    private nonisolated let queryCollectors: [SQLQueryCollector]
 
     private var connection: PostgresConnection?
     private var consecutiveConnectFailures = 0
@@ -54,6 +55,7 @@ public actor PostgresSampler: Sampler {
     private var reportedProblems: [PostgresCollectorKind: String] = [:]
     private var reportedBudget: Set<PostgresCollectorKind> = []
     private var isShutDown = false
+    private var reportedQueryProblems: [String: String] = [:]
 
     /// Cheap, small collectors first: when the run's budget (time or series) runs out, the
     /// large ones (tables, statements) are the ones cut short.
@@ -65,13 +67,17 @@ public actor PostgresSampler: Sampler {
         self.interval = config.interval
         self.timeout = config.timeout
         self.kinds = Self.priority.filter { config.collectors.contains($0) }
-        self.collectorNames = kinds.map { "postgres/\(config.name)/\($0.rawValue)" }
         self.backoff = backoff
         self.redactor = Redactor(secrets: config.passwordSecrets)
         var logger = logger
         logger[metadataKey: "postgres"] = .string(config.name)
         self.logger = logger
-        self.baseLabels = [Label("instance_name", config.name)] + config.labels.map { Label($0.name, $0.value) }
+        let baseLabels = [Label("instance_name", config.name)] + config.labels.map { Label($0.name, $0.value) }
+        self.baseLabels = baseLabels
+        self.queryCollectors = config.queries.map {
+            SQLQueryCollector(config: $0, instanceName: config.name, instanceLabels: baseLabels, defaultInterval: config.interval, logger: logger)
+        }
+        self.collectorNames = kinds.map { "postgres/\(config.name)/\($0.rawValue)" } + queryCollectors.map(\.collectorName)
         let target: PostgresConnectionTarget = config.parameters.isEmpty
             ? .connectionString(config.dsn)
             : .parameters(config.parameters.map { .init($0.key, $0.value) })
@@ -124,7 +130,24 @@ public actor PostgresSampler: Sampler {
                 report(kind, message)
             }
         }
-        return SampleResult(families: budgeted(sets), outcomes: outcomes)
+        var families = budgeted(sets)
+        // SQL-defined collectors come last: they have their own series caps, and a slow one
+        // must not starve the built-in views.
+        for query in queryCollectors {
+            let connection = session.connection
+            let (queryFamilies, outcome) = await query.collect(execute: { sql, parameters throws(PostgresError) in
+                try await connection.query(sql, parameters, deadline: deadline)
+            })
+            families += queryFamilies
+            if let outcome {
+                outcomes.append(outcome)
+                if let error = outcome.error, reportedQueryProblems[query.collectorName] != error {
+                    logger.warning("postgres \(config.name): \(error)")
+                }
+                reportedQueryProblems[query.collectorName] = outcome.error
+            }
+        }
+        return SampleResult(families: families, outcomes: outcomes)
     }
 
     // MARK: - Connection

@@ -54,6 +54,7 @@ public actor PostgresSampler: Sampler {
     private var droppedSeries: [PostgresCollectorKind: Double] = [:]
     private var reportedProblems: [PostgresCollectorKind: String] = [:]
     private var reportedBudget: Set<PostgresCollectorKind> = []
+    private var isShutDown = false
     private var reportedQueryProblems: [String: String] = [:]
 
     /// Cheap, small collectors first: when the run's budget (time or series) runs out, the
@@ -86,6 +87,7 @@ public actor PostgresSampler: Sampler {
     }
 
     public func shutdown() async {
+        isShutDown = true
         await connection?.close()
         connection = nil
     }
@@ -156,6 +158,7 @@ public actor PostgresSampler: Sampler {
     }
 
     private func openSession(deadline: ContinuousClock.Instant) async -> SessionResult {
+        if isShutDown { return .failure("shut down") }
         if let connection {
             switch await preflight(connection, deadline: deadline) {
             case .success(let session): return .success(session)
@@ -183,6 +186,11 @@ public actor PostgresSampler: Sampler {
             }
             lastConnectError = message
             return .failure(message)
+        }
+        if isShutDown {
+            // shutdown() ran while this run was connecting: the new session must not outlive it.
+            await opened.close()
+            return .failure("shut down")
         }
         if lastConnectError != nil {
             logger.info("postgres \(config.name): connected (server version \(opened.serverVersion))")

@@ -155,7 +155,9 @@ struct StatementsReader: Sendable {
 func normaliseQueryText(_ text: String, maxLength: Int) -> String {
     let collapsed = text.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
     guard collapsed.count > maxLength else { return collapsed }
-    return String(collapsed.prefix(maxLength - 1)) + "…"
+    var cut = collapsed.prefix(maxLength - 1)
+    while cut.last == " " { cut = cut.dropLast() }
+    return cut + "…"
 }
 
 func quoteIdentifier(_ name: String) -> String {

@@ -92,7 +92,9 @@ struct PostgresSamplerTests {
                         try await cluster.admin(database: cluster.noExtensionDatabase)]
         for session in sessions { try await session.run("BEGIN"); try await session.run("SELECT 1") }
         try await Task.sleep(for: .milliseconds(200))
-        let sampler = PostgresSampler(config: cluster.instance(collectors: [.activity]), logger: LogRecorder().logger)
+        // Connected to the same database, so its own (active) session would show if counted.
+        let sampler = PostgresSampler(config: cluster.instance(dsn: cluster.keyValue(database: cluster.noExtensionDatabase), collectors: [.activity]),
+                                      logger: LogRecorder().logger)
         let result = await sampler.sample()
         await sampler.shutdown()
         for session in sessions { await session.close() }
@@ -100,8 +102,7 @@ struct PostgresSamplerTests {
                       ["datname": cluster.noExtensionDatabase, "state": "idle in transaction", "wait_event_type": "Client"]) == 2)
         #expect((value(result, "pg_stat_activity_max_tx_duration", ["datname": cluster.noExtensionDatabase]) ?? 0) >= 0.2)
         #expect(value(result, "pg_stat_activity_max_query_duration_seconds", ["datname": cluster.noExtensionDatabase]) == 0)
-        // The exporter's own session is not counted.
-        #expect(series(result, "pg_stat_activity_count", ["datname": cluster.database, "state": "active"]).isEmpty)
+        #expect(series(result, "pg_stat_activity_count", ["datname": cluster.noExtensionDatabase]).count == 1)
     }
 
     @Test func blockedProcessIsSeenAndTheBlockedCollectorFailsAlone() async throws {
@@ -177,6 +178,31 @@ struct PostgresSamplerTests {
         }
         await sampler.shutdown()
         await admin.close()
+    }
+
+    @Test func queryTextIsOptionalNormalisedAndTruncated() async throws {
+        let admin = try await cluster.admin()
+        let table = try await makeTable(admin, rows: 3)
+        var config = cluster.instance(collectors: [.statements])
+        config.statements.queryText = true
+        config.statements.queryTextLength = 40
+        let sampler = PostgresSampler(config: config, logger: LogRecorder().logger)
+        _ = await sampler.sample()
+        try await admin.run("SELECT   note\n  FROM lic_schema.\(table)\n WHERE id = $1", ["2"])
+        let result = await sampler.sample()
+        await sampler.shutdown()
+        await admin.close()
+        let texts = series(result, "pg_stat_statements_query_info", ["user": cluster.user]).compactMap { series in
+            series.labels.first { $0.name == "query" }?.value
+        }
+        #expect(texts.contains("SELECT note FROM lic_schema.\(table)…"), "\(texts)")
+        #expect(texts.allSatisfy { $0.count <= 40 })
+
+        let plain = PostgresSampler(config: cluster.instance(collectors: [.statements]), logger: LogRecorder().logger)
+        _ = await plain.sample()
+        let withoutText = await plain.sample()
+        await plain.shutdown()
+        #expect(series(withoutText, "pg_stat_statements_query_info").isEmpty)
     }
 
     @Test func topKPutsTheRestInOtherAndKeepsTotals() async throws {

@@ -130,15 +130,15 @@ struct PrivateCluster: Sendable {
     }
 
     func control(_ command: String) async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: script)
-        process.arguments = [command, directory, port]
-        process.standardOutput = FileHandle.nullDevice
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do { try process.run() } catch { continuation.resume(throwing: error) }
+        let arguments = [script, command, directory, port]
+        // posix_spawn + waitpid on a dispatch thread: Foundation's Process did not reliably
+        // report termination under the test runner, and waiting must not block the pool.
+        let status: Int32 = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(returning: spawnAndWait(arguments))
+            }
         }
-        try #require(status == 0, "pg-test-cluster.sh \(command) failed")
+        try #require(status == 0, "pg-test-cluster.sh \(command) exited with \(status)")
     }
 
     /// Stops the server and removes its files.
@@ -146,6 +146,24 @@ struct PrivateCluster: Sendable {
         try await control("stop")
         try? FileManager.default.removeItem(atPath: directory)
     }
+}
+
+/// Runs a program with its output discarded and returns its exit status (-1 if it could not start).
+func spawnAndWait(_ arguments: [String]) -> Int32 {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    let argv = arguments.map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    var pid: pid_t = 0
+    guard posix_spawn(&pid, arguments[0], &actions, nil, argv, environ) == 0 else { return -1 }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 {
+        guard errno == EINTR else { return -1 }
+    }
+    // WIFEXITED / WEXITSTATUS are macros; decode the wait status by hand.
+    return (status & 0x7f) == 0 ? (status >> 8) & 0xff : -1
 }
 
 func freeLoopbackPort() throws -> UInt16 {

@@ -567,8 +567,14 @@ extension ConfigValue {
             error("expected a scalar value, got \(kindDescription)")
             return nil
         }
-        if scalar.tag.description == Tag.Name.null.rawValue, scalar.style == .plain { return "null" }
-        if scalar.tag.description == Tag.Name.bool.rawValue, scalar.style == .plain, let flag = bool() { return flag ? "true" : "false" }
+        if scalar.style == .plain {
+            // Composed nodes carry an unresolved tag; resolve it as the YAML core schema would.
+            switch Resolver.default.resolveTag(of: node) {
+            case .null: return "null"
+            case .bool: if let flag = bool() { return flag ? "true" : "false" }
+            default: break
+            }
+        }
         return string()
     }
 
@@ -632,13 +638,13 @@ extension ConfigValue {
             return "[" + items.map { $0.jsonFragment(&failed) }.joined(separator: ",") + "]"
         case .scalar(let scalar):
             if scalar.style == .plain {
-                switch scalar.tag.description {
-                case Tag.Name.null.rawValue: return "null"
-                case Tag.Name.bool.rawValue: return bool() == true ? "true" : "false"
-                case Tag.Name.int.rawValue:
+                switch Resolver.default.resolveTag(of: node) {
+                case .null: return "null"
+                case .bool: return bool() == true ? "true" : "false"
+                case .int:
                     if let number = Int(scalar.string) { return String(number) }
-                case Tag.Name.float.rawValue:
-                    if let number = Double(scalar.string), number.isFinite { return scalar.string }
+                case .float:
+                    if let number = Double(scalar.string), number.isFinite, !scalar.string.hasPrefix(".") { return String(number) }
                 default: break
                 }
             }

@@ -1,4 +1,5 @@
 import ExporterConfig
+import Exposition
 import Foundation
 import HTTPProbe
 
@@ -59,7 +60,7 @@ struct CompiledExpectations: Sendable {
             }
         }
         headers = expect.headers.map { ($0.name, Pattern($0.pattern)) }
-        maxDuration = expect.maxDuration.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
+        maxDuration = expect.maxDuration?.inSeconds
         extractions = extract.map { item in
             switch item.source {
             case .json(let path): (item.variable, .json(path))

@@ -1,4 +1,5 @@
 import ExporterConfig
+import Exposition
 import Foundation
 import HTTPProbe
 
@@ -68,7 +69,7 @@ struct StepRunner: Sendable {
         let clock = ContinuousClock()
         let started = clock.now
         let response = await engine.perform(probeRequest)
-        let duration = (clock.now - started).seconds
+        let duration = (clock.now - started).inSeconds
         var run = StepRun(response: response, durationSeconds: duration, request: probeRequest)
         if let error = response.error {
             run.failure = ProbeFailure(reason: FailureReason(error.kind), message: Self.describe(error, timeout: timeout, timings: response.timings))
@@ -101,10 +102,4 @@ struct StepRunner: Sendable {
 
 enum DurationFormat {
     static func text(_ duration: Duration) -> String { DurationParser.format(duration) }
-}
-
-extension Duration {
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
 }

@@ -80,6 +80,9 @@ final class Transfer {
         set(CURLOPT_FRESH_CONNECT, 1)
         set(CURLOPT_FORBID_REUSE, 1)
         set(CURLOPT_DNS_CACHE_TIMEOUT, 0)
+        // libcurl allocates a 64 KiB upload buffer per handle by default; probes send small
+        // bodies, and a thousand probes in flight should not cost 64 MiB.
+        set(CURLOPT_UPLOAD_BUFFERSIZE, 16 * 1024)
         set(CURLOPT_FOLLOWLOCATION, request.followRedirects ? 1 : 0)
         set(CURLOPT_MAXREDIRS, request.maxRedirects)
         switch request.ipVersion {

@@ -20,7 +20,7 @@ struct TestCertificates: Sendable {
     static func get() throws -> TestCertificates { try shared.get() }
 
     private static func make() throws -> TestCertificates {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mitra-http-tls-\(getpid())").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mitra-http-tls-\(getpid())-\(UUID().uuidString.prefix(8))").path
         try? FileManager.default.removeItem(atPath: directory)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let config = """

@@ -173,7 +173,16 @@ def slo_ratio(slo, window):
     return f"(\n  {total}\n  -\n  {good}\n)\n/\n({total} > 0)\n"
 
 
-def recording_groups():
+def login_role_rules():
+    login = next(s for s in SLOS if s.slo == "login-success")
+    errors = _sum(["role"], _rates([e for e, _ in login.events], "5m"))
+    total = _sum(["role"], _rates([t for _, t in login.events], "5m"))
+    return [{"record": RECORD_ROLE, "expr": ratio_expr(errors, total)}]
+
+
+def slo_groups(base):
+    """One group per SLO: its recording rules, then its alerts, so that the alerts read the
+    ratios of the same evaluation (rules in a group run in order; groups run independently)."""
     groups = []
     for slo in SLOS:
         rules = [{"record": RECORD_OBJECTIVE, "expr": f"vector({number(slo.objective)})",
@@ -183,13 +192,8 @@ def recording_groups():
         for window in WINDOWS:
             rules.append({"record": RECORD_SLO.format(window=window), "expr": slo_ratio(slo, window),
                           "labels": {"slo": slo.slo}})
+        rules += burn_alerts(base, slo)
         groups.append({"name": f"mitra-slo-{slo.slo}", "rules": rules})
-    login = next(s for s in SLOS if s.slo == "login-success")
-    errors = _sum(["role"], _rates([e for e, _ in login.events], "5m"))
-    total = _sum(["role"], _rates([t for _, t in login.events], "5m"))
-    groups.append({"name": "mitra-login-roles", "rules": [
-        {"record": RECORD_ROLE, "expr": ratio_expr(errors, total)}]})
-    groups.append({"name": "mitra-api-routes", "rules": route_ratio_rules()})
     return groups
 
 
@@ -203,30 +207,29 @@ def runbook_url(base, alert):
     return f"{base}#{alert.lower()}"
 
 
-def burn_alerts(base):
+def burn_alerts(base, slo):
     rules = []
-    for slo in SLOS:
-        alert = f"{slo.alert}ErrorBudgetBurn"
-        for severity, long, short, rate in BURN_RATES:
-            threshold = number(rate * slo.budget)
-            series = {w: f'{RECORD_SLO.format(window=w)}{{slo="{slo.slo}"}}' for w in (long, short)}
-            expr = f"{series[long]} > {threshold}\nand\n{series[short]} > {threshold}\n"
-            where = f" on {{{{ $labels.instance_name }}}}" if "instance_name" in slo.by else ""
-            rules.append({
-                "alert": alert,
-                "expr": expr,
-                "labels": {"severity": severity, "slo": slo.slo, "window": long},
-                "annotations": {
-                    "summary": f"{slo.title} is burning its error budget {number(rate)}x too fast{where}",
-                    "description": (
-                        f"{{{{ $value | humanizePercentage }}}} {slo.bad} over the last {long} "
-                        f"(and over {short}); the objective of {number(slo.objective * 100)}% allows "
-                        f"{number(slo.budget * 100)}%, so the alert threshold is {number(rate)} x "
-                        f"{number(slo.budget * 100)}% = {number(rate * slo.budget * 100)}%. "
-                        f"At this rate the 30-day error budget lasts {_hours_text(SLO_PERIOD_HOURS / rate)}."),
-                    "runbook_url": runbook_url(base, alert),
-                },
-            })
+    alert = f"{slo.alert}ErrorBudgetBurn"
+    for severity, long, short, rate in BURN_RATES:
+        threshold = number(rate * slo.budget)
+        series = {w: f'{RECORD_SLO.format(window=w)}{{slo="{slo.slo}"}}' for w in (long, short)}
+        expr = f"{series[long]} > {threshold}\nand\n{series[short]} > {threshold}\n"
+        where = f" on {{{{ $labels.instance_name }}}}" if "instance_name" in slo.by else ""
+        rules.append({
+            "alert": alert,
+            "expr": expr,
+            "labels": {"severity": severity, "slo": slo.slo, "window": long},
+            "annotations": {
+                "summary": f"{slo.title} is burning its error budget {number(rate)}x too fast{where}",
+                "description": (
+                    f"{{{{ $value | humanizePercentage }}}} {slo.bad} over the last {long} "
+                    f"(and over {short}); the objective of {number(slo.objective * 100)}% allows "
+                    f"{number(slo.budget * 100)}%, so the alert threshold is {number(rate)} x "
+                    f"{number(slo.budget * 100)}% = {number(rate * slo.budget * 100)}%. "
+                    f"At this rate the 30-day error budget lasts {_hours_text(SLO_PERIOD_HOURS / rate)}."),
+                "runbook_url": runbook_url(base, alert),
+            },
+        })
     return rules
 
 
@@ -365,10 +368,15 @@ THRESHOLD_GROUPS = {
 }
 
 
-def alert_groups(base):
-    groups = [{"name": "mitra-slo-alerts", "rules": burn_alerts(base)}]
+# Recording rules that only these alerts (and the dashboards) use, kept in their group.
+GROUP_RECORDS = {"mitra-agentmitra": lambda: login_role_rules() + route_ratio_rules()}
+
+
+def threshold_groups(base):
+    groups = []
     for name, alerts in THRESHOLD_GROUPS.items():
-        groups.append({"name": name, "rules": [a.rule(base) for a in alerts]})
+        records = GROUP_RECORDS.get(name, lambda: [])()
+        groups.append({"name": name, "rules": records + [a.rule(base) for a in alerts]})
     return groups
 
 
@@ -399,13 +407,13 @@ def cap_for(groups, max_for):
 
 
 def files(base, max_for=None):
-    recording = {"groups": recording_groups()}
-    alerting = {"groups": alert_groups(base)}
+    slo = {"groups": slo_groups(base)}
+    thresholds = {"groups": threshold_groups(base)}
     if max_for:
-        cap_for(alerting["groups"], max_for)
+        cap_for(slo["groups"] + thresholds["groups"], max_for)
     return {
-        "recording.rules.yml": dump(recording, HEADER),
-        "alerts.rules.yml": dump(alerting, HEADER),
+        "slo.rules.yml": dump(slo, HEADER),
+        "alerts.rules.yml": dump(thresholds, HEADER),
     }
 
 

@@ -321,7 +321,7 @@ THRESHOLD_GROUPS = {
               "sum by (instance_name, datname) (increase(pg_stat_database_deadlocks[10m])) > 0\n",
               "ticket", "",
               "Deadlocks in {{ $labels.instance_name }}/{{ $labels.datname }}",
-              "About {{ $value | humanize }} deadlocks were detected in database {{ $labels.datname }} "
+              "{{ printf \"%.0f\" $value }} deadlock(s) were detected in database {{ $labels.datname }} "
               "on {{ $labels.instance_name }} in the last 10 minutes."),
         Alert("MitraPostgresLongRunningTransaction",
               "max by (instance_name, datname) (pg_stat_activity_max_tx_duration) > 300\n",
@@ -362,8 +362,8 @@ THRESHOLD_GROUPS = {
         Alert("MitraExporterSeriesDropped",
               "increase(mitra_exporter_series_dropped_total[15m]) > 0\n", "info", "",
               "Collector {{ $labels.collector }} drops series",
-              "Collector {{ $labels.collector }} on {{ $labels.instance }} dropped about "
-              "{{ $value | humanize }} series in the last 15 minutes because of a series limit."),
+              "Collector {{ $labels.collector }} on {{ $labels.instance }} dropped "
+              "{{ printf \"%.0f\" $value }} series in the last 15 minutes because of a series limit."),
     ],
 }
 

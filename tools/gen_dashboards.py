@@ -435,7 +435,7 @@ def postgres():
         table("Dead tuples and vacuum (lic_schema)", [
             target(f"pg_stat_user_tables_n_dead_tup{{{lic}}}\n/\n(pg_stat_user_tables_n_live_tup{{{lic}}} + pg_stat_user_tables_n_dead_tup{{{lic}}})",
                    instant=True, table=True),
-            target(f"time() - pg_stat_user_tables_last_autovacuum{{{lic}}}", instant=True, table=True),
+            target(f"pg_stat_user_tables_last_autovacuum_age_seconds{{{lic}}}", instant=True, table=True),
             target(f"pg_stat_user_tables_n_dead_tup{{{lic}}}", instant=True, table=True),
         ], "percentunit", height=10,
             description="Dead-tuple share (bloat indicator), time since the last autovacuum, dead tuples per table.",
@@ -453,8 +453,11 @@ def postgres():
             "short", minimum=0),
         Row("Checkpoints and WAL"),
         timeseries("Checkpoints", [
-            target(f"sum(rate(pg_stat_bgwriter_checkpoints_timed_total{{{pg}}}[$__rate_interval]))", "timed"),
-            target(f"sum(rate(pg_stat_bgwriter_checkpoints_req_total{{{pg}}}[$__rate_interval]))", "requested"),
+            # PostgreSQL 17 moved the checkpoint counters from pg_stat_bgwriter to pg_stat_checkpointer.
+            target(f"sum(rate(pg_stat_bgwriter_checkpoints_timed_total{{{pg}}}[$__rate_interval])\n"
+                   f"  or rate(pg_stat_checkpointer_num_timed_total{{{pg}}}[$__rate_interval]))", "timed"),
+            target(f"sum(rate(pg_stat_bgwriter_checkpoints_req_total{{{pg}}}[$__rate_interval])\n"
+                   f"  or rate(pg_stat_checkpointer_num_requested_total{{{pg}}}[$__rate_interval]))", "requested"),
         ], "ops", minimum=0),
         timeseries("WAL written", [target(
             f"sum by (instance_name) (rate(pg_stat_wal_bytes_total{{{pg}}}[$__rate_interval]))", "{{instance_name}}")],

@@ -344,16 +344,35 @@ THRESHOLD_GROUPS = {
               f"No mitra-exporter target is known to Prometheus",
               f'Prometheus has no target with job="{JOB}": service discovery or the scrape '
               "configuration lost the exporter, so no alert about Agent Mitra can fire."),
+        # A failed HTTP check or scenario is a failed collector run too, but that is the
+        # target's failure (MitraEndpointDown, the login alerts), not the exporter's; so
+        # staleness by last success is for the PostgreSQL and SQL collectors, labelled with
+        # their instance_name so that MitraPostgresDown can inhibit them.
         Alert("MitraExporterCollectorStale",
-              "(time() - mitra_exporter_collector_last_success_timestamp_seconds)\n"
-              "  / mitra_exporter_collector_interval_seconds > 3\n"
-              "or\n"
-              "(mitra_exporter_collector_runs_total >= 3\n"
-              "  unless mitra_exporter_collector_last_success_timestamp_seconds)\n",
+              'label_replace(\n'
+              '  (time() - mitra_exporter_collector_last_success_timestamp_seconds{collector=~"postgres/.*"})\n'
+              '    / mitra_exporter_collector_interval_seconds > 3\n'
+              '  or\n'
+              '  (mitra_exporter_collector_runs_total{collector=~"postgres/.*"} >= 3\n'
+              '    unless mitra_exporter_collector_last_success_timestamp_seconds),\n'
+              '  "instance_name", "$1", "collector", "postgres/([^/]+)/.*"\n'
+              ')\n',
               "ticket", "5m",
               "Collector {{ $labels.collector }} on {{ $labels.instance }} is stale",
               "Collector {{ $labels.collector }} has not succeeded for {{ $value | humanize }} of its "
               "intervals (threshold 3); its metrics show old values or none."),
+        # Every collector, checks included, must at least run: a collector that has not
+        # started a run in 15 minutes is stuck in the exporter. Collectors with intervals above
+        # 5 minutes are left out, as 15 minutes would be less than three of their intervals.
+        Alert("MitraExporterCollectorNotRunning",
+              "increase(mitra_exporter_collector_runs_total[15m]) == 0\n"
+              "and\n"
+              "mitra_exporter_collector_interval_seconds <= 300\n",
+              "ticket", "5m",
+              "Collector {{ $labels.collector }} on {{ $labels.instance }} stopped running",
+              "Collector {{ $labels.collector }} on {{ $labels.instance }} has not started a run in "
+              "15 minutes although its interval is at most 5 minutes; the exporter's scheduler or the "
+              "collector is stuck."),
         Alert("MitraExporterConfigReloadFailed",
               "mitra_exporter_config_last_reload_successful == 0\n", "ticket", "5m",
               "mitra-exporter {{ $labels.instance }} failed to reload its configuration",

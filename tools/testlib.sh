@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for alerts/test.sh, dashboards/test.sh and deploy/test.sh.
 # Each step runs in a subshell; the summary line is the plain "N passed, N failed" form.
 

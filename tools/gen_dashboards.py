@@ -284,7 +284,7 @@ def overview():
             thresholds=lower_is_better(DB_MEAN_QUERY * 0.8, DB_MEAN_QUERY)),
         bargauge("Burn rate per SLO (1h)", [target(
             "mitra:slo_errors:ratio_rate1h\n  / on (slo) group_left ()\n(1 - mitra:slo_objective:ratio)",
-            "{{slo}} {{instance_name}}", instant=True)], "x",
+            "{{slo}} {{instance_name}}", instant=True)], "suffix:x",
             description="How fast each SLO spends its error budget: 1 = exactly the budget over 30 days, 14.4 pages.",
             thresholds=lower_is_better(1, 14.4), minimum=0, width=24, height=7),
         Row("Endpoints"),

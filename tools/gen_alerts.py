@@ -6,9 +6,10 @@ changed objective changes every rule that depends on it. alerts/test.sh checks t
 committed files equal this script's output.
 
     python3 tools/gen_alerts.py                      # rewrite alerts/rules/
-    python3 tools/gen_alerts.py --out DIR --max-for 15s
-        # test overlay: same rules, every `for:` capped, for end-to-end tests that cannot
-        # wait five minutes for an alert; the committed rules are never weakened.
+    python3 tools/gen_alerts.py --out DIR --max-for 15s --window-divisor 60
+        # test overlay for end-to-end tests that cannot wait an hour: every `for:` capped,
+        # and the recording rules' windows divided (5m -> 5s, 1h -> 60s, 3d -> 4320s) under
+        # their usual names. The committed rules are never weakened.
 """
 
 import argparse
@@ -425,11 +426,25 @@ def cap_for(groups, max_for):
     return groups
 
 
-def files(base, max_for=None):
+def divide_windows(groups, divisor):
+    """Shrink the range windows of the recording rules (the SLO and error ratios), keeping
+    their names, so an end-to-end test sees a 1h burn in a minute (divisor 60)."""
+    def shrink(match):
+        return f"[{max(1, seconds(match.group(1)) // divisor)}s]"
+    for group in groups:
+        for rule in group["rules"]:
+            if "record" in rule:
+                rule["expr"] = re.sub(r"\[(\d+[smhd])\]", shrink, rule["expr"])
+    return groups
+
+
+def files(base, max_for=None, window_divisor=None):
     slo = {"groups": slo_groups(base)}
     thresholds = {"groups": threshold_groups(base)}
     if max_for:
         cap_for(slo["groups"] + thresholds["groups"], max_for)
+    if window_divisor:
+        divide_windows(slo["groups"] + thresholds["groups"], window_divisor)
     return {
         "slo.rules.yml": dump(slo, HEADER),
         "alerts.rules.yml": dump(thresholds, HEADER),
@@ -442,13 +457,15 @@ def main():
     parser.add_argument("--runbook-base", default="alerts/runbook.md",
                         help="URL of alerts/runbook.md as the on-call engineer can open it")
     parser.add_argument("--max-for", help="test overlay: cap every alert's `for:` at this duration")
+    parser.add_argument("--window-divisor", type=int,
+                        help="test overlay: divide the recording rules' range windows by this number")
     parser.add_argument("--list-alerts", action="store_true", help="print the alert names and exit")
     args = parser.parse_args()
     if args.list_alerts:
         print("\n".join(alert_names()))
         return
     os.makedirs(args.out, exist_ok=True)
-    for name, text in files(args.runbook_base, args.max_for).items():
+    for name, text in files(args.runbook_base, args.max_for, args.window_divisor).items():
         with open(os.path.join(args.out, name), "w") as handle:
             handle.write(text)
 

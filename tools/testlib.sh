@@ -2,6 +2,9 @@
 # Shared helpers for alerts/test.sh, dashboards/test.sh and deploy/test.sh.
 # Each step runs in a subshell; the summary line is the plain "N passed, N failed" form.
 
+# Generators import each other; keep the tree free of bytecode caches.
+export PYTHONDONTWRITEBYTECODE=1
+
 PASSED=0
 FAILED=0
 FAILED_NAMES=()

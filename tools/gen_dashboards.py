@@ -431,6 +431,21 @@ def postgres():
                              {"id": "organize", "options": {"excludeByName": {"Time": True},
                                                             "renameByName": {"Value #A": "time", "Value #B": "calls"}}},
                              {"id": "sortBy", "options": {"sort": [{"field": "time", "desc": True}]}}]),
+        table("Slowest statements (mean over the last interval)", [target(
+            f"topk(20, pg_stat_statements_query_mean_exec_seconds{{{db}}})", instant=True, table=True)],
+            "s", height=8, thresholds=lower_is_better(DB_MEAN_QUERY),
+            description="Per query id: mean execution time during the exporter's last sampling interval; above 500 ms is red.",
+            custom={"cellOptions": {"type": "color-text"}},
+            transformations=[{"id": "organize", "options": {"excludeByName": {"Time": True, "job": True}}},
+                             {"id": "sortBy", "options": {"sort": [{"field": "Value", "desc": True}]}}]),
+        Row("Replication"),
+        timeseries("Replica lag (on replicas)", [
+            target(f"pg_replication_lag_seconds{{{pg}}}", "{{instance_name}}"),
+        ], "s", thresholds=lower_is_better(30), minimum=0,
+            description="Seconds since the last replayed transaction while replay is behind. Alert above 30 s."),
+        timeseries("Standby replay lag (on the primary)", [target(
+            f"pg_stat_replication_replay_lag_seconds{{{pg}}}", "{{instance_name}} -> {{application_name}}")], "s",
+            thresholds=lower_is_better(30), minimum=0),
         Row("lic_schema tables"),
         table("Dead tuples and vacuum (lic_schema)", [
             target(f"pg_stat_user_tables_n_dead_tup{{{lic}}}\n/\n(pg_stat_user_tables_n_live_tup{{{lic}}} + pg_stat_user_tables_n_dead_tup{{{lic}}})",

@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // C libraries and shims.
@@ -72,7 +73,11 @@ let package = Package(
             dependencies: [
                 "Exposition", "ExporterConfig", "Sampling", "PostgresCollectors", "HTTPChecks", "LogFormats", "CBuildInfo",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "CompressNIO", package: "compress-nio"),
@@ -81,7 +86,6 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            resources: [.copy("Templates")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -89,6 +93,9 @@ let package = Package(
             dependencies: [
                 "ExporterServer", "ExporterConfig", "LogFormats",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -97,7 +104,7 @@ let package = Package(
         .testTarget(name: "ExpositionTests", dependencies: ["Exposition"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ExporterConfigTests", dependencies: ["ExporterConfig"],
-            resources: [.copy("Fixtures")], swiftSettings: swiftSettings
+            exclude: ["Fixtures"], swiftSettings: swiftSettings
         ),
         .testTarget(name: "SamplingTests", dependencies: ["Sampling", "Exposition", "ExporterConfig"], swiftSettings: swiftSettings),
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient"], swiftSettings: swiftSettings),
@@ -112,11 +119,14 @@ let package = Package(
         .testTarget(
             name: "ExporterServerTests",
             dependencies: ["ExporterServer", "ExporterConfig", "Sampling", "Exposition",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "HTTPTypes", package: "swift-http-types"),
+                           .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "HummingbirdTesting", package: "hummingbird"),
                            .product(name: "NIOSSL", package: "swift-nio-ssl"),
                            .product(name: "CompressNIO", package: "compress-nio")],
-            resources: [.copy("Golden")],
+            exclude: ["Golden"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -39,7 +39,7 @@ public struct Configuration: Sendable, Hashable {
         lines.append("\(postgres.count) PostgreSQL instance(s)")
         for instance in postgres {
             let collectors = instance.collectors.map(\.rawValue).joined(separator: ",")
-            lines.append("  postgres \(instance.name): \(redactor.redact(instance.connectionDescription)) every \(DurationParser.format(instance.interval)), timeout \(DurationParser.format(instance.timeout)), collectors \(collectors)")
+            lines.append("  postgres \(instance.name): \(redactor.redact(instance.dsn)) every \(DurationParser.format(instance.interval)), timeout \(DurationParser.format(instance.timeout)), collectors \(collectors)")
         }
         return lines.joined(separator: "\n")
     }

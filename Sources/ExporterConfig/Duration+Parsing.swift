@@ -4,25 +4,26 @@ public enum DurationParser {
         guard !text.isEmpty else { return nil }
         var totalMilliseconds: Int64 = 0
         var rest = Substring(text)
-        // Units must appear largest first and at most once, as in Prometheus.
-        let units: [(String, Int64)] = [
-            ("y", 365 * 86_400_000), ("w", 7 * 86_400_000), ("d", 86_400_000),
-            ("h", 3_600_000), ("ms", 1), ("m", 60_000), ("s", 1_000),
+        // Units must appear largest first and at most once, as in Prometheus. "ms" is
+        // listed before "m" so the longer unit matches first.
+        let units: [(name: String, milliseconds: Int64, rank: Int)] = [
+            ("y", 365 * 86_400_000, 0), ("w", 7 * 86_400_000, 1), ("d", 86_400_000, 2),
+            ("h", 3_600_000, 3), ("ms", 1, 6), ("m", 60_000, 4), ("s", 1_000, 5),
         ]
-        var lastUnitIndex = -1
+        var lastRank = -1
         while !rest.isEmpty {
             let digits = rest.prefix(while: { $0.isASCII && $0.isNumber })
             guard !digits.isEmpty, let amount = Int64(digits) else { return nil }
             rest = rest.dropFirst(digits.count)
-            guard let unitIndex = units.firstIndex(where: { rest.hasPrefix($0.0) }) else { return nil }
-            // "ms" must be matched before "m" but ranks after "m" and "s" in size order.
-            let rank = units[unitIndex].0 == "ms" ? 6 : (units[unitIndex].0 == "s" ? 5 : unitIndex)
-            guard rank > lastUnitIndex else { return nil }
-            lastUnitIndex = rank
-            let (product, overflow) = amount.multipliedReportingOverflow(by: units[unitIndex].1)
+            guard let unitIndex = units.firstIndex(where: { rest.hasPrefix($0.name) }) else { return nil }
+            guard units[unitIndex].rank > lastRank else { return nil }
+            lastRank = units[unitIndex].rank
+            let (product, overflow) = amount.multipliedReportingOverflow(by: units[unitIndex].milliseconds)
             guard !overflow else { return nil }
-            totalMilliseconds += product
-            rest = rest.dropFirst(units[unitIndex].0.count)
+            let (sum, sumOverflow) = totalMilliseconds.addingReportingOverflow(product)
+            guard !sumOverflow else { return nil }
+            totalMilliseconds = sum
+            rest = rest.dropFirst(units[unitIndex].name.count)
         }
         return .milliseconds(totalMilliseconds)
     }

@@ -17,6 +17,9 @@ public struct SecretResolver: Sendable {
 
     public struct Failure: Error, Sendable {
         public var message: String
+        public init(message: String) {
+            self.message = message
+        }
     }
 
     public static func readSecretFile(_ path: String) throws -> String {
@@ -125,9 +128,12 @@ public struct Redactor: Sendable, Hashable {
         while let scheme = rest.range(of: "://") {
             output += rest[..<scheme.upperBound]
             rest = rest[scheme.upperBound...]
-            let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == " " || $0 == "\"" || $0 == "'" || $0 == "\n" }) ?? rest.endIndex
+            // Passwords may hold '/', '@' or ':' when not percent-encoded: take the last '@'
+            // before the next whitespace or quote, so a redaction errs towards hiding too much.
+            let authorityEnd = rest.firstIndex(where: { $0 == " " || $0 == "\"" || $0 == "'" || $0 == "\n" || $0 == "\t" }) ?? rest.endIndex
             let authority = rest[..<authorityEnd]
-            if let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") {
+            if let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":"),
+               !authority[..<colon].contains("/") {
                 output += authority[...colon]
                 output += Redactor.placeholder
                 output += authority[at...]

@@ -302,7 +302,7 @@ public enum YAMLLoader {
             return ConfigError(file: file, line: mark.line, column: mark.column, path: "", message: "invalid YAML: \(detail)")
         case .duplicatedKeysInMapping(let duplicates, let context):
             let keys = duplicates.map { "\"\($0)\"" }.joined(separator: ", ")
-            return ConfigError(file: file, line: context.mark.line, column: context.mark.column, path: "", message: "duplicate key \(keys)")
+            return ConfigError(file: file, line: context.mark.line, column: context.mark.column, path: "", message: "duplicate key \(keys) in the mapping that starts here")
         default:
             return ConfigError(file: file, line: 1, column: 1, path: "", message: "invalid YAML: \(error)")
         }

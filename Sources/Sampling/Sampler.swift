@@ -53,3 +53,9 @@ extension Sampler {
     public var collectorNames: [String] { [id] }
     public func shutdown() async {}
 }
+
+/// Samplers that keep a trace of their recent runs (HTTP checks and scenarios) for the
+/// status page's per-check debug view. The text must already be redacted.
+public protocol TraceReporting: Sendable {
+    func traceReport() -> String
+}

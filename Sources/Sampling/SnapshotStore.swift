@@ -8,6 +8,14 @@ public struct SamplerSnapshot: Sendable {
     public var startedAt: Double
     public var finishedAt: Double
     public var result: SampleResult
+
+    public init(samplerID: String, interval: Duration, startedAt: Double, finishedAt: Double, result: SampleResult) {
+        self.samplerID = samplerID
+        self.interval = interval
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.result = result
+    }
 }
 
 /// Per-collector freshness kept across runs (a failed run does not erase the last success).

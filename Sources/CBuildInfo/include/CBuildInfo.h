@@ -1,6 +1,5 @@
 #ifndef MITRA_CBUILDINFO_H
 #define MITRA_CBUILDINFO_H
-/* The git revision is passed by the Makefile as -Xcc -DMITRA_GIT_REVISION=\"...\";
-   a plain `swift build` reports "unknown". */
+/* The git revision the binary was built from ("unknown" outside `make build`). */
 const char *mitra_build_revision(void);
 #endif

@@ -1,0 +1,46 @@
+# mitra-exporter — see README.md. Every target installs what it needs (Debian, as root).
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+SWIFT ?= swift
+RELEASE_BIN := .build/release/mitra-exporter
+DEBUG_BIN := .build/debug/mitra-exporter
+# Debian packages the build, the tests and the demo need.
+APT_PACKAGES := pkg-config libpq-dev libcurl4-openssl-dev postgresql postgresql-contrib \
+	prometheus prometheus-alertmanager curl openssl ca-certificates python3-yaml
+
+.PHONY: deps build debug test test-swift test-live demo clean revision
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+# Records the git revision for mitra_exporter_build_info; rewritten only when it changes
+# so unchanged trees do not rebuild.
+revision:
+	@mkdir -p Sources/CBuildInfo/generated
+	@rev=$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown); \
+	line="#define MITRA_GIT_REVISION \"$$rev\""; \
+	[ "$$(cat Sources/CBuildInfo/generated/revision.h 2>/dev/null)" = "$$line" ] || echo "$$line" > Sources/CBuildInfo/generated/revision.h
+
+build: deps revision
+	$(SWIFT) build -c release --product mitra-exporter
+	@echo "built $(RELEASE_BIN)"
+
+debug: deps revision
+	$(SWIFT) build --product mitra-exporter
+
+# Unit and integration tests (real PostgreSQL, real HTTP servers on loopback), promtool on
+# live output, then the rule, dashboard and deployment checks.
+test: deps revision
+	bash scripts/test.sh
+
+demo: deps build
+	bash scripts/demo.sh
+
+clean:
+	rm -rf .build .build-* Sources/CBuildInfo/generated run

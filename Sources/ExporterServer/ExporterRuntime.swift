@@ -1,0 +1,123 @@
+public import ExporterConfig
+public import Exposition
+import LogFormats
+public import Logging
+public import Sampling
+import Synchronization
+
+/// Owns what runs: the current configuration, its samplers, the snapshot store, and the
+/// reload state. HTTP handlers and signal handlers talk to this one object.
+public final class ExporterRuntime: Sendable {
+    public let store: SnapshotStore
+    public let scheduler: SamplerScheduler
+    private let factory: any SamplerFactory
+    private let configPath: String
+    private let resolver: SecretResolver
+    private let shard: Shard?
+    private let logger: Logger
+    private let logRedaction: LogRedaction?
+    private let processStats: any ProcessStatsSource
+
+    private struct Running: Sendable {
+        var fingerprint: any Hashable & Sendable
+        var sampler: any Sampler
+    }
+
+    private struct State: Sendable {
+        var config: Configuration
+        var running: [String: Running] = [:]
+        var reload: SelfMetrics.ReloadState
+        var scrapes: UInt64 = 0
+    }
+
+    private let state: Mutex<State>
+
+    public init(config: Configuration, configPath: String, factory: any SamplerFactory, store: SnapshotStore = SnapshotStore(),
+                resolver: SecretResolver = SecretResolver(), shard: Shard? = nil, logger: Logger,
+                logRedaction: LogRedaction? = nil, processStats: any ProcessStatsSource = ProcSelfStats()) {
+        self.store = store
+        self.scheduler = SamplerScheduler(store: store, logger: logger)
+        self.factory = factory
+        self.configPath = configPath
+        self.resolver = resolver
+        self.shard = shard
+        self.logger = logger
+        self.logRedaction = logRedaction
+        self.processStats = processStats
+        self.state = Mutex(State(config: config, reload: .init(successful: true, lastSuccessTimestamp: store.clock.now())))
+        apply(config)
+    }
+
+    public var configuration: Configuration { state.withLock { $0.config } }
+    public var redactor: Redactor { state.withLock { $0.config.redactor } }
+    public var isReady: Bool { store.isReady }
+    public var lastReloadSuccessful: Bool { state.withLock { $0.reload.successful } }
+    public var runningSamplers: [any Sampler] { state.withLock { Array($0.running.values.map(\.sampler)) } }
+
+    public func sampler(id: String) -> (any Sampler)? {
+        state.withLock { $0.running[id]?.sampler }
+    }
+
+    /// Re-reads the config file. On error the running configuration stays in place, the
+    /// errors are logged, and `mitra_exporter_config_last_reload_successful` turns 0.
+    @discardableResult
+    public func reload() -> Result<Configuration, ConfigErrors> {
+        do {
+            let config = try ConfigLoader.load(path: configPath, resolver: resolver)
+            apply(config)
+            let now = store.clock.now()
+            state.withLock { $0.reload = .init(successful: true, lastSuccessTimestamp: now) }
+            logger.info("configuration reloaded", metadata: ["file": .string(configPath)])
+            return .success(config)
+        } catch {
+            state.withLock { $0.reload.successful = false }
+            for problem in error.errors {
+                logger.error("configuration reload failed; keeping the running configuration", metadata: ["error": .string(problem.description)])
+            }
+            return .failure(error)
+        }
+    }
+
+    private func apply(_ config: Configuration) {
+        let redactor = config.redactor
+        logRedaction?.set { redactor.redact($0) }
+        let planned = factory.plan(config).filter { shard?.owns($0.id) ?? true }
+        let samplers = state.withLock { state -> [any Sampler] in
+            var next: [String: Running] = [:]
+            var ordered: [any Sampler] = []
+            for plan in planned where next[plan.id] == nil {
+                let entry: Running
+                if let existing = state.running[plan.id], plan.hasSameFingerprint(as: existing.fingerprint) {
+                    entry = existing
+                } else {
+                    entry = Running(fingerprint: plan.fingerprint, sampler: plan.make())
+                }
+                next[plan.id] = entry
+                ordered.append(entry.sampler)
+            }
+            state.running = next
+            state.config = config
+            return ordered
+        }
+        scheduler.replace(with: samplers)
+    }
+
+    /// The `/metrics` body: self-metrics first, then the cached render of all snapshots.
+    public func metricsBody(format: ExpositionFormat) -> String {
+        let (reload, scrapes) = state.withLock { state -> (SelfMetrics.ReloadState, UInt64) in
+            state.scrapes &+= 1
+            return (state.reload, state.scrapes)
+        }
+        var body = ""
+        Renderer.render(SelfMetrics.families(reload: reload, scrapes: scrapes, process: processStats.read()), format: format, into: &body)
+        body += store.renderedSamples(format: format)
+        if format == .openMetrics { body += Renderer.eofMarker }
+        return body
+    }
+
+    /// Runs the scheduler until cancelled, then releases the factory's shared resources.
+    public func run() async {
+        await scheduler.run()
+        await factory.shutdown()
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+public import Logging
+import Synchronization
+
+/// The two log line formats of Prometheus exporters: logfmt (`ts=... level=info msg="..."
+/// key=value`) and JSON (one object per line).
+public enum LogFormat: String, Sendable, CaseIterable {
+    case logfmt, json
+}
+
+/// Where finished lines go; a test can capture them.
+public protocol LogSink: Sendable {
+    func write(_ line: String)
+}
+
+public struct StandardErrorSink: LogSink {
+    public init() {}
+    public func write(_ line: String) {
+        // One write(2) per line so concurrent lines never interleave.
+        var bytes = Array(line.utf8)
+        bytes.append(UInt8(ascii: "\n"))
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = Foundation.write(2, buffer.baseAddress! + offset, buffer.count - offset)
+                if written <= 0 { break }  // stderr gone or full: dropping a line beats blocking the exporter
+                offset += written
+            }
+        }
+    }
+}
+
+/// A swift-log handler writing one line per event. `redact` runs on the message and every
+/// metadata value, so a secret passed by mistake never reaches the log.
+public struct LineLogHandler: LogHandler {
+    public var logLevel: Logger.Level
+    public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
+    private let label: String
+    private let format: LogFormat
+    private let sink: any LogSink
+    private let redact: @Sendable (String) -> String
+
+    public init(label: String, level: Logger.Level, format: LogFormat, sink: any LogSink = StandardErrorSink(),
+                redact: @escaping @Sendable (String) -> String = { $0 }) {
+        self.label = label
+        self.logLevel = level
+        self.format = format
+        self.sink = sink
+        self.redact = redact
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var merged = metadata
+        if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
+        if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        var fields: [(String, String)] = [
+            ("ts", Self.timestamp()),
+            ("level", Self.levelName(event.level)),
+            ("msg", redact(event.message.description)),
+        ]
+        if label != "mitra-exporter" { fields.append(("logger", label)) }
+        for key in merged.keys.sorted() {
+            fields.append((key, redact(Self.flatten(merged[key]!))))
+        }
+        sink.write(format == .json ? Self.json(fields) : Self.logfmt(fields))
+    }
+
+    static func levelName(_ level: Logger.Level) -> String {
+        switch level {
+        case .trace, .debug: "debug"
+        case .info, .notice: "info"
+        case .warning: "warn"
+        case .error, .critical: "error"
+        }
+    }
+
+    static func flatten(_ value: Logger.Metadata.Value) -> String {
+        switch value {
+        case .string(let string): string
+        case .stringConvertible(let convertible): convertible.description
+        case .array(let array): "[" + array.map(flatten).joined(separator: ",") + "]"
+        case .dictionary(let dictionary):
+            "{" + dictionary.keys.sorted().map { "\($0)=\(flatten(dictionary[$0]!))" }.joined(separator: ",") + "}"
+        }
+    }
+
+    static func logfmt(_ fields: [(String, String)]) -> String {
+        fields.map { key, value in "\(key)=\(logfmtValue(value))" }.joined(separator: " ")
+    }
+
+    static func logfmtValue(_ value: String) -> String {
+        let needsQuotes = value.isEmpty || value.contains { $0 == " " || $0 == "=" || $0 == "\"" || $0 == "\\" || $0.isNewline || $0.asciiValue.map { $0 < 0x20 } ?? false }
+        guard needsQuotes else { return value }
+        var out = "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+            }
+        }
+        return out + "\""
+    }
+
+    static func json(_ fields: [(String, String)]) -> String {
+        "{" + fields.map { "\(jsonString($0.0)):\(jsonString($0.1))" }.joined(separator: ",") + "}"
+    }
+
+    static func jsonString(_ value: String) -> String {
+        var out = "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+            }
+        }
+        return out + "\""
+    }
+
+    static func timestamp() -> String {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        var tm = tm()
+        var seconds = spec.tv_sec
+        gmtime_r(&seconds, &tm)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                      tm.tm_hour, tm.tm_min, tm.tm_sec, Int(spec.tv_nsec / 1_000_000))
+    }
+}
+
+/// The redactor used by every log handler; replaced on reload with the new config's secrets.
+public final class LogRedaction: Sendable {
+    private let current = Mutex<@Sendable (String) -> String>({ $0 })
+    public init() {}
+    public func set(_ redact: @escaping @Sendable (String) -> String) { current.withLock { $0 = redact } }
+    public func redact(_ text: String) -> String { current.withLock { $0 }(text) }
+}

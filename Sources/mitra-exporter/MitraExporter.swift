@@ -1,0 +1,131 @@
+import ArgumentParser
+import ExporterConfig
+import ExporterServer
+import Foundation
+import LogFormats
+import Logging
+import NIOCore
+import ServiceLifecycle
+import UnixSignals
+
+@main
+struct MitraExporter: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mitra-exporter",
+        abstract: "Prometheus exporter for HTTP health checks, multi-step login scenarios and PostgreSQL statistics.",
+        discussion: "Samples run in the background on their own intervals; /metrics serves the latest results and never waits for a target. Endpoints: /metrics, /-/healthy, /-/ready, POST /-/reload (or SIGHUP), and a status page at /.",
+        version: "mitra-exporter \(BuildInfo.version) (revision \(BuildInfo.revision), Swift \(BuildInfo.swiftVersion))"
+    )
+
+    @Option(name: .customLong("config.file"), help: "Path to the YAML configuration file.")
+    var configFile = "mitra-exporter.yml"
+
+    @Flag(name: .customLong("config.check"), help: "Validate the configuration, print what would run, and exit (0 when valid).")
+    var configCheck = false
+
+    @Option(name: .customLong("web.listen-address"), help: "Address to listen on: [host]:port, e.g. :9741 or 127.0.0.1:9741.")
+    var listenAddress = ":9741"
+
+    @Option(name: .customLong("web.config.file"), help: "Path to a web config file (exporter-toolkit format) enabling TLS and/or basic auth.")
+    var webConfigFile: String?
+
+    @Option(name: .customLong("log.level"), help: "Only log messages at this level or above: debug, info, warn, error.")
+    var logLevel: LogLevelOption = .info
+
+    @Option(name: .customLong("log.format"), help: "Log line format: logfmt or json.")
+    var logFormat: LogFormat = .logfmt
+
+    @Option(name: .customLong("shard"), help: "Run only shard i of N (e.g. 0/3): the checks and instances whose stable hash falls in it.")
+    var shard: String?
+
+    func validate() throws {
+        if ListenAddress(parsing: listenAddress) == nil {
+            throw ValidationError("--web.listen-address \"\(listenAddress)\" is not [host]:port")
+        }
+        if let shard, Shard(parsing: shard) == nil {
+            throw ValidationError("--shard \"\(shard)\" is not i/N with 0 <= i < N")
+        }
+    }
+
+    func run() async throws {
+        let redaction = LogRedaction()
+        let level = logLevel.level
+        let format = logFormat
+        LoggingSystem.bootstrap { label in
+            LineLogHandler(label: label, level: level, format: format, redact: { redaction.redact($0) })
+        }
+        let logger = Logger(label: "mitra-exporter")
+
+        let config: Configuration
+        do {
+            config = try ConfigLoader.load(path: configFile)
+        } catch {
+            FileHandle.standardError.write(Data((error.description + "\n").utf8))
+            throw ExitCode(1)
+        }
+        var webConfig = WebConfig()
+        if let webConfigFile {
+            do {
+                webConfig = try WebConfig.load(path: webConfigFile)
+            } catch {
+                FileHandle.standardError.write(Data((error.description + "\n").utf8))
+                throw ExitCode(1)
+            }
+        }
+        if configCheck {
+            print(config.summary)
+            if let webConfigFile { print("\(webConfigFile): OK (TLS \(webConfig.tls == nil ? "off" : "on"), \(webConfig.basicAuthUsers.count) basic auth user(s))") }
+            return
+        }
+
+        let address = ListenAddress(parsing: listenAddress)!
+        let tlsEnabled = webConfig.tls != nil
+        let runtime = ExporterRuntime(config: config, configPath: configFile, factory: DefaultSamplerFactory(logger: logger),
+                                      shard: shard.flatMap(Shard.init(parsing:)), logger: logger, logRedaction: redaction)
+        let app: any Service
+        do {
+            app = try ExporterHTTPServer.makeApplication(runtime: runtime, address: address, webConfig: webConfig, logger: logger) { channel in
+                logger.info("listening", metadata: [
+                    "address": .string(ListenAddress(host: address.host, port: channel.localAddress?.port ?? address.port).description),
+                    "tls": .string(tlsEnabled ? "on" : "off"),
+                ])
+            }
+        } catch {
+            logger.error("cannot start the HTTP server", metadata: ["error": .string("\(error)")])
+            throw ExitCode(1)
+        }
+        logger.info("starting mitra-exporter", metadata: [
+            "version": .string(BuildInfo.version), "revision": .string(BuildInfo.revision), "config": .string(configFile),
+            "checks": .string("\(config.checks.count)"), "scenarios": .string("\(config.scenarios.count)"),
+            "postgres": .string("\(config.postgres.count)"), "shard": .string(shard ?? "all"),
+        ])
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [
+                .init(service: app),
+                .init(service: SamplingService(runtime: runtime)),
+                .init(service: ReloadOnSIGHUPService(runtime: runtime, logger: logger)),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        // Stop within 5 s of SIGTERM: graceful for 3 s, then cancel what is left.
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(3)
+        try await ServiceGroup(configuration: groupConfiguration).run()
+        logger.info("stopped")
+    }
+}
+
+enum LogLevelOption: String, ExpressibleByArgument, CaseIterable {
+    case debug, info, warn, error
+
+    var level: Logger.Level {
+        switch self {
+        case .debug: .debug
+        case .info: .info
+        case .warn: .warning
+        case .error: .error
+        }
+    }
+}
+
+extension LogFormat: ExpressibleByArgument {}

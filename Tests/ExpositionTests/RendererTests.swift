@@ -1,0 +1,91 @@
+import Exposition
+import Testing
+
+@Suite struct RendererTests {
+    let families: [MetricFamily] = [
+        .counter("mitra_probe_runs_total", "Probe runs.", [Series([Label("check", "a"), Label("result", "success")], 3)]),
+        .gauge("probe_success", "Whether the probe succeeded.", [Series([Label("check", "a\"b\\c\nd")], 1)]),
+        MetricFamily(name: "mitra_probe_duration_seconds", help: "Probe duration.\nSecond line \\ here", type: .histogram, series: [
+            Series(labels: [Label("check", "a")], value: .histogram({
+                var histogram = HistogramValue(upperBounds: [0.5, 0.25, 1])
+                histogram.observe(0.2)
+                histogram.observe(0.7)
+                return histogram
+            }())),
+        ]),
+        .gauge("probe_success", "Whether the probe succeeded.", [Series([Label("check", "b")], 0.125)]),
+        .gauge("empty_family", "Has no series and is not rendered.", []),
+    ]
+
+    @Test func rendersPrometheusText() {
+        #expect(Renderer.render(families, format: .prometheusText) == """
+        # HELP mitra_probe_runs_total Probe runs.
+        # TYPE mitra_probe_runs_total counter
+        mitra_probe_runs_total{check="a",result="success"} 3
+        # HELP probe_success Whether the probe succeeded.
+        # TYPE probe_success gauge
+        probe_success{check="a\\"b\\\\c\\nd"} 1
+        probe_success{check="b"} 0.125
+        # HELP mitra_probe_duration_seconds Probe duration.\\nSecond line \\\\ here
+        # TYPE mitra_probe_duration_seconds histogram
+        mitra_probe_duration_seconds_bucket{check="a",le="0.25"} 1
+        mitra_probe_duration_seconds_bucket{check="a",le="0.5"} 1
+        mitra_probe_duration_seconds_bucket{check="a",le="1"} 2
+        mitra_probe_duration_seconds_bucket{check="a",le="+Inf"} 2
+        mitra_probe_duration_seconds_sum{check="a"} 0.8999999999999999
+        mitra_probe_duration_seconds_count{check="a"} 2
+
+        """)
+    }
+
+    @Test func rendersOpenMetrics() {
+        let text = Renderer.render([families[0], families[1]], format: .openMetrics)
+        #expect(text == """
+        # TYPE mitra_probe_runs counter
+        # HELP mitra_probe_runs Probe runs.
+        mitra_probe_runs_total{check="a",result="success"} 3
+        # TYPE probe_success gauge
+        # HELP probe_success Whether the probe succeeded.
+        probe_success{check="a\\"b\\\\c\\nd"} 1
+        # EOF
+
+        """)
+    }
+
+    @Test func openMetricsCountersWithoutTotalGetTheSuffix() {
+        let text = Renderer.render([.counter("pg_stat_database_xact_commit", "Commits.", [Series([], 7)])], format: .openMetrics)
+        #expect(text.contains("# TYPE pg_stat_database_xact_commit counter\n"))
+        #expect(text.contains("pg_stat_database_xact_commit_total 7\n"))
+    }
+
+    @Test(arguments: [
+        (1.0, "1"), (0.5, "0.5"), (-3.0, "-3"), (Double.infinity, "+Inf"), (-Double.infinity, "-Inf"), (Double.nan, "NaN"),
+        (1e20, "1e+20"), (1795600459.25, "1795600459.25"),
+    ])
+    func formatsNumbers(_ value: Double, _ expected: String) {
+        #expect(Renderer.formatNumber(value) == expected)
+    }
+
+    @Test func addingLabelsPrependsThem() {
+        let family = MetricFamily.gauge("g", "h", [Series([Label("a", "1")], 1)]).addingLabels([Label("instance_name", "db")])
+        #expect(family.series[0].labels == [Label("instance_name", "db"), Label("a", "1")])
+    }
+}
+
+@Suite struct NegotiationTests {
+    @Test(arguments: [
+        (nil, ExpositionFormat.prometheusText),
+        ("", .prometheusText),
+        ("text/plain", .prometheusText),
+        ("*/*", .prometheusText),
+        ("application/openmetrics-text; version=1.0.0", .openMetrics),
+        // What Prometheus 2.x sends when it prefers OpenMetrics:
+        ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1", .openMetrics),
+        ("text/plain;version=0.0.4;q=1,application/openmetrics-text;version=1.0.0;q=0.5", .prometheusText),
+        ("application/openmetrics-text;version=0.0.1", .prometheusText),
+        ("application/json", .prometheusText),
+    ])
+    func negotiates(_ accept: String?, _ expected: ExpositionFormat) {
+        #expect(ExpositionFormat.negotiate(accept: accept) == expected)
+    }
+}

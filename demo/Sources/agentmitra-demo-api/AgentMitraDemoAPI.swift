@@ -13,7 +13,8 @@ struct AgentMitraDemoAPI: AsyncParsableCommand {
         discussion: """
             The database is given by --dsn or, better (the password stays out of `ps`), by
             AGENTMITRA_DEMO_DSN. AGENTMITRA_DEMO_ADMIN_SECRET, when set, is required by the admin
-            listener in the X-Demo-Admin-Secret header.
+            listener in the X-Demo-Admin-Secret header. AGENTMITRA_DEMO_SERVICE_TOKEN, when set, is a
+            bearer token for monitoring checks that acts as the --service-user.
             """)
 
     @Option(help: "Address of the public API.")
@@ -33,6 +34,9 @@ struct AgentMitraDemoAPI: AsyncParsableCommand {
 
     @Option(name: .customLong("token-ttl"), help: "Bearer token lifetime in seconds.")
     var tokenTTL = 3600
+
+    @Option(name: .customLong("service-user"), help: "Phone number of the user the service token acts as.")
+    var serviceUser = "+919876540105"
 
     func validate() throws {
         _ = try Self.address(listen, option: "--listen")
@@ -62,7 +66,8 @@ struct AgentMitraDemoAPI: AsyncParsableCommand {
             database: PostgresConnectionSettings(
                 target: .connectionString(dsn), applicationName: "agentmitra-demo-api",
                 connectTimeout: .seconds(3), statementTimeout: .seconds(5), readOnly: false),
-            poolSize: poolSize, tokenLifetime: .seconds(tokenTTL))
+            poolSize: poolSize, tokenLifetime: .seconds(tokenTTL),
+            serviceToken: environment["AGENTMITRA_DEMO_SERVICE_TOKEN"].flatMap { $0.isEmpty ? nil : ($0, serviceUser) })
         logger.info("starting", metadata: ["api": "\(listen)", "admin": "\(adminListen)"])
         let server = DemoServer(configuration: configuration, logger: logger)
         let group = ServiceGroup(configuration: .init(

@@ -20,6 +20,8 @@ struct DemoServerConfiguration: Sendable {
     var tokenLifetime: Duration = .seconds(3600)
     var auditFlushInterval: Duration = .milliseconds(200)
     var hangLimit: Duration = .seconds(120)
+    /// A static bearer token for monitoring checks, acting as the user with this phone number.
+    var serviceToken: (token: String, phoneNumber: String)?
 }
 
 /// The ports actually bound, for tests that listen on port 0 and for the startup log.
@@ -58,6 +60,7 @@ struct DemoServer: Sendable {
             audit: AuditLog(),
             logger: logger)
         world.hangLimit = configuration.hangLimit
+        world.serviceToken = configuration.serviceToken.map { ServiceToken(token: $0.token, phoneNumber: $0.phoneNumber) }
         self.world = world
     }
 

@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import PostgresClient
+import Synchronization
 
 /// The request context of the public API: Hummingbird's core context plus the peer
 /// address, which the login audit records as `client_ip`.
@@ -62,6 +63,7 @@ struct DemoWorld: Sendable {
     let logger: Logger
     /// How long a request waits while the API "hangs" before giving up with 503.
     var hangLimit: Duration = .seconds(120)
+    var serviceToken: ServiceToken?
 }
 
 enum JSON {
@@ -141,9 +143,9 @@ extension DemoWorld {
         case .anonymous:
             break
         case .authenticated:
-            session = try authenticate(request)
+            session = try await authenticate(request)
         case .permission(let permission):
-            let authenticated = try authenticate(request)
+            let authenticated = try await authenticate(request)
             guard AccessControl.allows(authenticated.role, permission) else {
                 throw APIError(status: .forbidden, detail: "\(authenticated.role.rawValue) lacks permission \(permission.rawValue)")
             }
@@ -152,12 +154,44 @@ extension DemoWorld {
         return try await endpoint.handler(request, context, session)
     }
 
-    private func authenticate(_ request: Request) throws(APIError) -> Session {
-        guard let header = request.headers[.authorization] else { throw .notAuthenticated }
+    private func authenticate(_ request: Request) async throws -> Session {
+        guard let header = request.headers[.authorization] else { throw APIError.notAuthenticated }
         let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer",
-              let session = tokens.session(for: String(parts[1]).trimmingCharacters(in: .whitespaces))
-        else { throw .notAuthenticated }
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw APIError.notAuthenticated }
+        let token = String(parts[1]).trimmingCharacters(in: .whitespaces)
+        if let session = tokens.session(for: token) { return session }
+        if let service = serviceToken, constantTimeEqual(token, service.token) {
+            return try await service.session(database)
+        }
+        throw APIError.notAuthenticated
+    }
+}
+
+/// A long-lived bearer token for monitoring, as real backends issue to their probes: it
+/// acts as one named user (by phone number), resolved from the database on first use.
+/// Using it is not a login, so it writes no `auth_events` row.
+final class ServiceToken: Sendable {
+    let token: String
+    let phoneNumber: String
+    private let resolved = Mutex<Session?>(nil)
+
+    init(token: String, phoneNumber: String) {
+        self.token = token
+        self.phoneNumber = phoneNumber
+    }
+
+    func session(_ database: DatabasePool) async throws -> Session {
+        if let session = resolved.withLock({ $0 }) { return session }
+        // The password comparison in the login query is ignored here; an empty one never matches.
+        guard let row = try await database.query(DemoWorld.loginSQL, [phoneNumber, ""]).namedRows.first,
+              row["status"] == "active", let userID = row["user_id"], let tenantID = row["tenant_id"],
+              let role = row["role_id"].flatMap(Role.init(rawValue:))
+        else {
+            throw APIError(status: .unauthorized, detail: "service token user \(phoneNumber) is missing or inactive")
+        }
+        let session = Session(userID: userID, tenantID: tenantID, role: role, agentID: row["agent_id"],
+                              policyholderID: row["policyholder_id"], fullName: row.string("full_name"))
+        resolved.withLock { $0 = session }
         return session
     }
 }

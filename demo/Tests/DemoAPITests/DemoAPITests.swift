@@ -220,6 +220,25 @@ struct DemoAPIIntegrationTests {
         }
     }
 
+    @Test func serviceTokenActsAsItsUserWithoutLoggingIn() async throws {
+        let database = try DemoDatabase.ready()
+        let before = try await database.maxKey("auth_events", "event_id")
+        try await withDemo(serviceToken: ("svc-7f3a9c", DemoUsers.phones[.supportStaff]!)) { demo in
+            let me = try await demo.request(.get, "/users/me", token: "svc-7f3a9c")
+            #expect(me.status == 200)
+            #expect(me.object["role"] as? String == Role.supportStaff.rawValue)
+            #expect(try await demo.request(.get, "/agents/", token: "svc-7f3a9c").status == 200)
+            #expect(try await demo.request(.get, "/analytics/dashboard", token: "svc-7f3a9c").status == 403)
+            #expect(try await demo.request(.get, "/agents/", token: "svc-7f3a9").status == 401)
+        }
+        try await withDemo { demo in
+            let answer = try await demo.request(.get, "/users/me", token: "svc-7f3a9c")
+            #expect(answer.status == 401, "no service token configured")
+        }
+        let after = try await database.maxKey("auth_events", "event_id")
+        #expect(after == before)
+    }
+
     @Test func everyRequestIsLoggedWithItsRouteTemplate() async throws {
         let database = try DemoDatabase.ready()
         let before = try await database.maxKey("api_request_log", "id")

@@ -229,6 +229,7 @@ struct RunningDemo: Sendable {
 func withDemo<T: Sendable>(
     password: String? = nil, port: String? = nil, adminSecret: String? = nil,
     tokenLifetime: Duration = .seconds(600), hangLimit: Duration = .seconds(30),
+    serviceToken: (token: String, phoneNumber: String)? = nil,
     _ body: @Sendable (RunningDemo) async throws -> T
 ) async throws -> T {
     let database = try DemoDatabase.ready()
@@ -236,7 +237,8 @@ func withDemo<T: Sendable>(
     let configuration = DemoServerConfiguration(
         host: "127.0.0.1", port: 0, adminHost: "127.0.0.1", adminPort: 0, adminSecret: adminSecret,
         database: database.settings(password: password, port: port, readOnly: false),
-        poolSize: 2, tokenLifetime: tokenLifetime, auditFlushInterval: .milliseconds(50), hangLimit: hangLimit)
+        poolSize: 2, tokenLifetime: tokenLifetime, auditFlushInterval: .milliseconds(50), hangLimit: hangLimit,
+        serviceToken: serviceToken)
     let server = DemoServer(configuration: configuration, logger: logs.logger())
     let group = ServiceGroup(configuration: .init(services: [DemoService(server: server)], logger: logs.logger()))
     return try await withThrowingTaskGroup(of: T?.self) { tasks in

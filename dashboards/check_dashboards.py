@@ -106,11 +106,12 @@ def recorded_names():
 
 
 def metric_names(expr):
+    # {__name__=~"name(_total)?"} selects a counter under both of its scrape-format names.
+    names = set(re.findall(r'__name__=~"([A-Za-z_:][A-Za-z0-9_:]*)\(_total\)\?"', expr))
     stripped = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)          # label values
     stripped = re.sub(r"\{[^}]*\}", "", stripped)                 # matchers
     stripped = re.sub(r"\[[^\]]*\]", "", stripped)                # ranges
     stripped = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", stripped)
-    names = set()
     for token in re.findall(r"[A-Za-z_:][A-Za-z0-9_:]*", stripped):
         if token.lower() in PROMQL_WORDS:
             continue

@@ -319,7 +319,8 @@ THRESHOLD_GROUPS = {
               "{{ $value | humanizePercentage }} of max_connections are in use on "
               "{{ $labels.instance_name }} (threshold 80%)."),
         Alert("MitraPostgresDeadlocks",
-              "sum by (instance_name, datname) (increase(pg_stat_database_deadlocks[10m])) > 0\n",
+              # Both spellings: OpenMetrics scrapes add _total to this counter's name.
+              'sum by (instance_name, datname) (increase({__name__=~"pg_stat_database_deadlocks(_total)?"}[10m])) > 0\n',
               "ticket", "",
               "Deadlocks in {{ $labels.instance_name }}/{{ $labels.datname }}",
               "{{ printf \"%.0f\" $value }} deadlock(s) were detected in database {{ $labels.datname }} "

@@ -394,8 +394,11 @@ def postgres():
         Row("Availability and connections"),
         stat("Up", [target(f"pg_up{{{pg}}}", "{{instance_name}}")], "short", thresholds=higher_is_better(1),
              mappings=[{"type": "value", "options": {"0": {"text": "DOWN"}, "1": {"text": "UP"}}}], width=4),
+        # pg_stat_activity_count has no series while only the exporter is connected: show 0.
         stat("Connections used", [target(
-            f"sum by (instance_name) (pg_stat_activity_count{{{pg}}})\n/\nmax by (instance_name) (pg_settings_max_connections{{{pg}}})",
+            f"(\n  sum by (instance_name) (pg_stat_activity_count{{{pg}}})\n"
+            f"  or 0 * max by (instance_name) (pg_settings_max_connections{{{pg}}})\n)\n"
+            f"/\nmax by (instance_name) (pg_settings_max_connections{{{pg}}})",
             "{{instance_name}}")], "percentunit", thresholds=lower_is_better(0.7, 0.8), width=4),
         stat("Mean query time", [target(f"pg_stat_statements_mean_exec_seconds{{{pg}}}", "{{instance_name}}")], "s",
              thresholds=lower_is_better(DB_MEAN_QUERY * 0.8, DB_MEAN_QUERY), width=4,

@@ -132,7 +132,7 @@ SLOS = [
     SLO(
         slo="db-query-time", alert="MitraDBQueryTime", title="Database mean query time",
         objective=0.99, threshold=0.5,
-        bad="of the time the mean query time of {{ $labels.instance_name }} was above 0.5s",
+        bad="the time the mean query time of {{ $labels.instance_name }} was above 0.5s",
         time_based="max by (instance_name) (pg_stat_statements_mean_exec_seconds) > bool 0.5",
         by=["instance_name"],
     ),
@@ -223,7 +223,7 @@ def burn_alerts(base, slo):
             "annotations": {
                 "summary": f"{slo.title} is burning its error budget {number(rate)}x too fast{where}",
                 "description": (
-                    f"{{{{ $value | humanizePercentage }}}} {slo.bad} over the last {long} "
+                    f"{{{{ $value | humanizePercentage }}}} of {slo.bad} over the last {long} "
                     f"(and over {short}); the objective of {number(slo.objective * 100)}% allows "
                     f"{number(slo.budget * 100)}%, so the alert threshold is {number(rate)} x "
                     f"{number(slo.budget * 100)}% = {number(rate * slo.budget * 100)}%. "

@@ -381,6 +381,19 @@ struct DemoAPIIntegrationTests {
         }
     }
 
+    @Test func aTakenPortStopsTheServerWithAnError() async throws {
+        let database = try DemoDatabase.ready()
+        try await withDemo { demo in
+            let clash = DemoServer(
+                configuration: DemoServerConfiguration(host: "127.0.0.1", port: demo.apiPort, adminHost: "127.0.0.1", adminPort: 0,
+                                                       database: database.settings(readOnly: false)),
+                logger: CapturedLogs().logger())
+            let started = ContinuousClock.now
+            await #expect(throws: (any Error).self) { try await clash.run() }
+            #expect(started.duration(to: .now) < .seconds(5))
+        }
+    }
+
     @Test func databaseOutageIsA503AndNoSecretIsLogged() async throws {
         let database = try DemoDatabase.ready()
         let wrongPassword = "Wr0ng-pw-\(UInt32.random(in: 0...UInt32.max))"

@@ -74,7 +74,7 @@ extension DemoWorld {
     /// the attempt in `auth_events`, whatever its outcome. A body that is not a login
     /// request at all (422) is not an attempt and is not recorded.
     func login(_ request: Request, context: DemoRequestContext) async throws -> APIResponse {
-        let started = ContinuousClock.now
+        let started = context.arrived
         let occurredAt = EpochTime.now
         let body = try await JSON.decodeBody(LoginRequest.self, request, context: context)
         var attempt = AuditLog.LoginAttempt(occurredAt: occurredAt, outcome: "error", clientIP: context.clientIP,

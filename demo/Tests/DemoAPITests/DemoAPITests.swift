@@ -324,6 +324,18 @@ struct DemoAPIIntegrationTests {
         #expect((Int(rows[2]["duration_ms"] ?? "") ?? 1000) < 500)
     }
 
+    @Test func slowLoginsShowInTheLoginAudit() async throws {
+        let database = try DemoDatabase.ready()
+        let before = try await database.maxKey("auth_events", "event_id")
+        try await withDemo { demo in
+            try await demo.setSwitches(#"{"latency_seconds":{"/auth/login":0.4}}"#)
+            #expect(try await demo.login(.policyholder).status == 200)
+        }
+        let rows = try await database.rows(auditSQL, after: before, count: 1)
+        #expect(rows.first?["outcome"] == "success")
+        #expect((Int(rows.first?["duration_ms"] ?? "") ?? 0) >= 400)
+    }
+
     @Test func switchTakesTheAPIDownByClosingItsPort() async throws {
         try await withDemo { demo in
             try await demo.setSwitches(#"{"down":"refuse"}"#)

@@ -40,6 +40,10 @@ public struct Configuration: Sendable, Hashable {
         for instance in postgres {
             let collectors = instance.collectors.map(\.rawValue).joined(separator: ",")
             lines.append("  postgres \(instance.name): \(redactor.redact(instance.dsn)) every \(DurationParser.format(instance.interval)), timeout \(DurationParser.format(instance.timeout)), collectors \(collectors)")
+            for query in instance.queries {
+                let every = query.minInterval.map { " at most every \(DurationParser.format($0))" } ?? ""
+                lines.append("    query \(query.name) (\(query.mode.rawValue))\(every): \(query.metrics.map(\.name).joined(separator: ", "))")
+            }
         }
         return lines.joined(separator: "\n")
     }
@@ -90,26 +94,29 @@ public enum ConfigLoader {
         let defaults = config.defaults
         if let items = object.value("checks")?.list() {
             config.checks = items.compactMap { CheckConfig.decode($0, defaults: defaults) }
-            reportDuplicateNames(items, names: config.checks.map(\.name), kind: "check", context: object.context)
+            items.reportDuplicateNames(kind: "check")
         }
         if let items = object.value("scenarios")?.list() {
             config.scenarios = items.compactMap { ScenarioConfig.decode($0, defaults: defaults) }
-            reportDuplicateNames(items, names: config.scenarios.map(\.name), kind: "scenario", context: object.context)
+            items.reportDuplicateNames(kind: "scenario")
         }
         if let items = object.value("postgres")?.list() {
             config.postgres = items.compactMap { PostgresInstanceConfig.decode($0, defaults: defaults) }
-            reportDuplicateNames(items, names: config.postgres.map(\.name), kind: "postgres instance", context: object.context)
+            items.reportDuplicateNames(kind: "postgres instance")
         }
         object.finish()
     }
 
+}
+
+extension [ConfigValue] {
     /// Names label every series of an entry, so two entries with one name would collide.
-    private static func reportDuplicateNames(_ items: [ConfigValue], names _: [String], kind: String, context: DecodeContext) {
+    func reportDuplicateNames(kind: String) {
         var firstLine: [String: Int] = [:]
-        for item in items {
+        for item in self {
             guard case .mapping(let mapping) = item.node, let nameNode = mapping["name"], let name = nameNode.string else { continue }
             if let line = firstLine[name] {
-                context.error(at: nameNode.mark, path: "\(item.path).name", "duplicate \(kind) name \"\(name)\" (first defined on line \(line))")
+                item.context.error(at: nameNode.mark, path: "\(item.path).name", "duplicate \(kind) name \"\(name)\" (first defined on line \(line))")
             } else {
                 firstLine[name] = nameNode.mark?.line ?? 0
             }

@@ -1,0 +1,209 @@
+import Foundation
+
+/// `queries:` under a postgres instance — SQL-defined collectors.
+///
+/// ```yaml
+/// queries:
+///   - name: login_attempts
+///     mode: incremental          # or gauge
+///     key: {table: lic_schema.auth_events, column: event_id}
+///     min_interval: 30s
+///     sql: |
+///       SELECT role_id AS role, outcome, count(*) AS attempts
+///       FROM lic_schema.auth_events WHERE event_id > $1 AND event_id <= $2 GROUP BY 1, 2
+///     metrics:
+///       - {name: agentmitra_login_attempts_total, type: counter, help: ..., labels: [role, outcome], value: attempts}
+/// ```
+public struct SQLQueryConfig: Sendable, Hashable {
+    public enum Mode: String, Sendable, Hashable, CaseIterable {
+        case gauge, incremental
+    }
+
+    /// The append-only table and its increasing key (a serial/identity column) that an
+    /// incremental query reads; `$1`/`$2` bound the keys of each sample.
+    public struct Key: Sendable, Hashable {
+        public var table: String
+        public var column: String
+    }
+
+    public var name: String
+    public var mode: Mode
+    public var sql: String
+    public var key: Key?
+    /// Runs at most this often (the instance interval when unset); results in between are reused.
+    public var minInterval: Duration?
+    public var maxRows: Int
+    public var maxSeries: Int
+    /// How long a key range may wait for in-flight writers before it is counted anyway.
+    public var maxSettleWait: Duration
+    public var metrics: [SQLMetricConfig]
+}
+
+public struct SQLMetricConfig: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
+        case counter, gauge, histogram
+    }
+
+    public var name: String
+    public var help: String
+    public var kind: Kind
+    /// Result columns whose values become labels (label name = column name).
+    public var labels: [String]
+    /// The value column (counter, gauge).
+    public var value: String?
+    /// Histogram: upper bounds and the columns holding the cumulative count for each.
+    public var buckets: [Double]
+    public var bucketColumns: [String]
+    public var sumColumn: String?
+    public var countColumn: String?
+
+    /// Every column this metric reads, for checking a result has them.
+    public var columns: [String] {
+        labels + [value, sumColumn, countColumn].compactMap { $0 } + bucketColumns
+    }
+}
+
+extension SQLQueryConfig {
+    static let metricNamePattern = try! NSRegularExpression(pattern: "^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+
+    static func isValidMetricName(_ name: String) -> Bool {
+        metricNamePattern.firstMatch(in: name, range: NSRange(name.startIndex..., in: name)) != nil
+    }
+
+    /// Decodes `queries:`, rejecting duplicate query names and a metric defined by two queries.
+    public static func decodeList(_ value: ConfigValue?, reservedLabels: Set<String>) -> [SQLQueryConfig] {
+        guard let items = value?.list() else { return [] }
+        items.reportDuplicateNames(kind: "query")
+        var queries: [SQLQueryConfig] = []
+        var metricOwners: [String: String] = [:]
+        for item in items {
+            guard let query = decode(item, reservedLabels: reservedLabels) else { continue }
+            var seenInQuery: Set<String> = []
+            for metric in query.metrics {
+                if !seenInQuery.insert(metric.name).inserted {
+                    item.error("metric \(metric.name) is defined twice in query \"\(query.name)\"")
+                }
+                if let owner = metricOwners[metric.name], owner != query.name {
+                    item.error("metric \(metric.name) is also defined by query \"\(owner)\"")
+                }
+                metricOwners[metric.name] = query.name
+            }
+            queries.append(query)
+        }
+        return queries
+    }
+
+    static func decode(_ value: ConfigValue, reservedLabels: Set<String>) -> SQLQueryConfig? {
+        guard let object = value.object() else { return nil }
+        let name = object.required("name")?.nonEmptyString()
+        let sqlValue = object.required("sql")
+        let sql = sqlValue?.nonEmptyString()
+        var mode = Mode.gauge
+        if let modeValue = object.value("mode"), let text = modeValue.string() {
+            if let parsed = Mode(rawValue: text) {
+                mode = parsed
+            } else {
+                modeValue.error("unknown mode \"\(text)\" (use gauge or incremental)")
+            }
+        }
+        var key: Key?
+        if let keyValue = object.value("key"), let keyObject = keyValue.object() {
+            let table = keyObject.required("table")?.nonEmptyString()
+            let column = keyObject.required("column")?.nonEmptyString()
+            keyObject.finish()
+            if let table, let column { key = Key(table: table, column: column) }
+        }
+        let minInterval = object.value("min_interval")?.positiveDuration()
+        let maxRows = object.value("max_rows")?.int(in: 1...1_000_000) ?? 10_000
+        let maxSeries = object.value("max_series")?.int(in: 1...1_000_000) ?? 10_000
+        let maxSettleWait = object.value("max_settle_wait")?.positiveDuration() ?? .seconds(120)
+        var metrics: [SQLMetricConfig] = []
+        if let metricsValue = object.required("metrics"), let items = metricsValue.list() {
+            if items.isEmpty { metricsValue.error("a query needs at least one metric") }
+            metrics = items.compactMap { SQLMetricConfig.decode($0, reservedLabels: reservedLabels) }
+        }
+        if let sql, let sqlValue {
+            let usesKeyRange = sql.contains("$1") && sql.contains("$2")
+            switch mode {
+            case .incremental:
+                if key == nil, !object.contains("key") {
+                    object.error("an incremental query needs key: {table, column} (the append-only table and its increasing key)")
+                }
+                if !usesKeyRange {
+                    sqlValue.error("an incremental query must read only new rows: use $1 (last counted key, exclusive) and $2 (newest settled key, inclusive)")
+                }
+                for metric in metrics where metric.kind == .gauge {
+                    object.error("metric \(metric.name): an incremental query adds to counters and histograms; gauge is not allowed (use mode: gauge)")
+                }
+            case .gauge:
+                if sql.contains("$1") { sqlValue.error("a gauge query takes no parameters ($1 is only for mode: incremental)") }
+                if object.contains("key") { object.value("key")?.error("key is only used by mode: incremental") }
+            }
+        }
+        object.finish()
+        guard let name, let sql else { return nil }
+        return SQLQueryConfig(name: name, mode: mode, sql: sql, key: key, minInterval: minInterval, maxRows: maxRows,
+                              maxSeries: maxSeries, maxSettleWait: maxSettleWait, metrics: metrics)
+    }
+}
+
+extension SQLMetricConfig {
+    static func decode(_ value: ConfigValue, reservedLabels: Set<String>) -> SQLMetricConfig? {
+        guard let object = value.object() else { return nil }
+        let nameValue = object.required("name")
+        let name = nameValue?.nonEmptyString()
+        if let name, !SQLQueryConfig.isValidMetricName(name) { nameValue?.error("\"\(name)\" is not a valid metric name") }
+        let help = object.value("help")?.string() ?? ""
+        var kind: Kind?
+        if let typeValue = object.required("type"), let text = typeValue.string() {
+            kind = Kind(rawValue: text)
+            if kind == nil { typeValue.error("unknown type \"\(text)\" (use counter, gauge or histogram)") }
+        }
+        var labels: [String] = []
+        if let labelsValue = object.value("labels"), let list = labelsValue.stringList() {
+            for (index, label) in list.enumerated() {
+                if !LabelsDecoder.isValidLabelName(label) {
+                    labelsValue.list()?[index].error("\"\(label)\" is not a valid label name")
+                } else if reservedLabels.contains(label) || label == "le" {
+                    labelsValue.list()?[index].error("label \"\(label)\" is already set by the exporter or the instance's labels")
+                } else if labels.contains(label) {
+                    labelsValue.list()?[index].error("label \"\(label)\" is listed twice")
+                } else {
+                    labels.append(label)
+                }
+            }
+        }
+        let valueColumn = object.value("value")?.nonEmptyString()
+        var buckets: [Double] = []
+        var bucketColumns: [String] = []
+        var sumColumn: String?
+        var countColumn: String?
+        if kind == .histogram {
+            let bucketsValue = object.required("buckets")
+            buckets = bucketsValue?.list()?.compactMap { $0.double() } ?? []
+            let columnsValue = object.required("bucket_columns")
+            bucketColumns = columnsValue?.stringList() ?? []
+            sumColumn = object.required("sum")?.nonEmptyString()
+            countColumn = object.required("count")?.nonEmptyString()
+            if buckets != buckets.sorted() || Set(buckets).count != buckets.count {
+                bucketsValue?.error("bucket bounds must be strictly increasing")
+            }
+            if let columnsValue, buckets.count != bucketColumns.count {
+                columnsValue.error("\(bucketColumns.count) bucket column(s) for \(buckets.count) bucket bound(s)")
+            }
+            if let name, name.hasSuffix("_bucket") || name.hasSuffix("_total") {
+                nameValue?.error("a histogram name takes no _bucket or _total suffix")
+            }
+            if object.contains("value") { object.value("value")?.error("a histogram reads bucket_columns, sum and count, not value") }
+        } else if kind != nil {
+            if valueColumn == nil, !object.contains("value") { object.error("metric \(name ?? "?") needs value: <column>") }
+            if kind == .counter, let name, !name.hasSuffix("_total") {
+                nameValue?.error("a counter name must end in _total")
+            }
+        }
+        object.finish()
+        guard let name, let kind else { return nil }
+        return SQLMetricConfig(name: name, help: help, kind: kind, labels: labels, value: valueColumn, buckets: buckets,
+                               bucketColumns: bucketColumns, sumColumn: sumColumn, countColumn: countColumn)
+    }
+}

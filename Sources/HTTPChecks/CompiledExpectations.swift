@@ -1,0 +1,168 @@
+import ExporterConfig
+import Exposition
+import Foundation
+import HTTPProbe
+
+/// A step's expectations with regexes compiled once, when the sampler is built.
+struct CompiledExpectations: Sendable {
+    struct Pattern: Sendable {
+        let source: String
+        let regex: NSRegularExpression
+
+        init(_ source: String) {
+            self.source = source
+            // Validated when the config was read; a pattern that still fails matches nothing.
+            regex = (try? NSRegularExpression(pattern: source)) ?? (try! NSRegularExpression(pattern: "(?!)"))
+        }
+
+        func matches(_ text: String) -> Bool {
+            regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+        }
+
+        /// The first capture group, or the whole match when the pattern has none.
+        func firstCapture(in text: String) -> String? {
+            guard let match = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) else { return nil }
+            let group = match.numberOfRanges > 1 ? 1 : 0
+            guard let range = Range(match.range(at: group), in: text) else { return nil }
+            return String(text[range])
+        }
+    }
+
+    enum CompiledJSONExpectation: Sendable {
+        case equals(String)
+        case matches(Pattern)
+        case exists(Bool)
+    }
+
+    enum CompiledExtraction: Sendable {
+        case json(JSONPath)
+        case header(String)
+        case regex(Pattern)
+    }
+
+    let statuses: [StatusMatcher]
+    let bodyMatches: [Pattern]
+    let bodyNotMatches: [Pattern]
+    let json: [(path: JSONPath, expectation: CompiledJSONExpectation)]
+    let headers: [(name: String, pattern: Pattern)]
+    let maxDuration: Double?
+    let extractions: [(variable: String, source: CompiledExtraction)]
+
+    init(_ expect: ExpectationsConfig, extract: [ExtractionConfig] = []) {
+        statuses = expect.acceptedStatuses
+        bodyMatches = expect.bodyMatches.map(Pattern.init)
+        bodyNotMatches = expect.bodyNotMatches.map(Pattern.init)
+        json = expect.json.map { assertion in
+            switch assertion.expectation {
+            case .equals(let text): (assertion.path, .equals(text))
+            case .matches(let pattern): (assertion.path, .matches(Pattern(pattern)))
+            case .exists(let flag): (assertion.path, .exists(flag))
+            }
+        }
+        headers = expect.headers.map { ($0.name, Pattern($0.pattern)) }
+        maxDuration = expect.maxDuration?.inSeconds
+        extractions = extract.map { item in
+            switch item.source {
+            case .json(let path): (item.variable, .json(path))
+            case .header(let name): (item.variable, .header(name))
+            case .regex(let pattern): (item.variable, .regex(Pattern(pattern)))
+            }
+        }
+    }
+
+    private var needsJSON: Bool {
+        !json.isEmpty || extractions.contains { if case .json = $0.source { true } else { false } }
+    }
+
+    /// Checks a response that arrived without a transport error, in a fixed order (status,
+    /// headers, body, JSON, extraction, latency), stopping at the first failure. Returns the
+    /// extracted variables on success.
+    func evaluate(_ response: ProbeResponse) -> Result<[(String, String)], ProbeFailure> {
+        if !statuses.contains(where: { $0.matches(response.status) }) {
+            let accepted = statuses.map(\.description).joined(separator: ", ")
+            return .failure(ProbeFailure(reason: .status, message: "got \(response.status), expected \(accepted)"))
+        }
+        for (name, pattern) in headers {
+            guard let value = response.header(name) else {
+                return .failure(ProbeFailure(reason: .body, message: "header \(name) is missing", dueToRegex: true))
+            }
+            if !pattern.matches(value) {
+                return .failure(ProbeFailure(reason: .body, message: "header \(name) does not match /\(pattern.source)/", dueToRegex: true))
+            }
+        }
+        let needsText = !bodyMatches.isEmpty || !bodyNotMatches.isEmpty
+            || extractions.contains { if case .regex = $0.source { true } else { false } }
+        let text = needsText ? response.bodyText : ""
+        for pattern in bodyMatches where !pattern.matches(text) {
+            return .failure(ProbeFailure(reason: .body, message: "body does not match /\(pattern.source)/", dueToRegex: true))
+        }
+        for pattern in bodyNotMatches where pattern.matches(text) {
+            return .failure(ProbeFailure(reason: .body, message: "body matches /\(pattern.source)/, which it must not", dueToRegex: true))
+        }
+        var document: Any?
+        if needsJSON {
+            do {
+                document = try JSONSerialization.jsonObject(with: Data(response.body), options: [.fragmentsAllowed])
+            } catch {
+                let reason: FailureReason = json.isEmpty ? .extract : .json
+                return .failure(ProbeFailure(reason: reason, message: "response body is not valid JSON (\(response.body.count) bytes)"))
+            }
+        }
+        if let document {
+            for (path, expectation) in json {
+                let value = path.evaluate(document)
+                switch expectation {
+                case .exists(let shouldExist):
+                    if (value != nil) != shouldExist {
+                        return .failure(ProbeFailure(reason: .json, message: shouldExist ? "\(path) is missing" : "\(path) is present"))
+                    }
+                case .equals(let expected):
+                    guard let value else { return .failure(ProbeFailure(reason: .json, message: "\(path) is missing")) }
+                    let actual = JSONPath.text(of: value)
+                    if actual != expected {
+                        return .failure(ProbeFailure(reason: .json, message: "\(path) is \(Self.quoteShort(actual)), expected \(Self.quoteShort(expected))"))
+                    }
+                case .matches(let pattern):
+                    guard let value else { return .failure(ProbeFailure(reason: .json, message: "\(path) is missing")) }
+                    let actual = JSONPath.text(of: value)
+                    if !pattern.matches(actual) {
+                        return .failure(ProbeFailure(reason: .json, message: "\(path) is \(Self.quoteShort(actual)), which does not match /\(pattern.source)/"))
+                    }
+                }
+            }
+        }
+        var extracted: [(String, String)] = []
+        for (variable, source) in extractions {
+            let value: String?
+            let origin: String
+            switch source {
+            case .json(let path):
+                value = document.flatMap { path.evaluate($0) }.map(JSONPath.text(of:))
+                origin = path.description
+            case .header(let name):
+                value = response.header(name)
+                origin = "header \(name)"
+            case .regex(let pattern):
+                value = pattern.firstCapture(in: text)
+                origin = "/\(pattern.source)/"
+            }
+            guard let value, !value.isEmpty else {
+                return .failure(ProbeFailure(reason: .extract, message: "cannot extract \(variable) from \(origin)"))
+            }
+            extracted.append((variable, value))
+        }
+        if let maxDuration, response.timings.total > maxDuration {
+            return .failure(ProbeFailure(reason: .latency, message: "took \(Self.seconds(response.timings.total)), more than \(Self.seconds(maxDuration))"))
+        }
+        return .success(extracted)
+    }
+
+    static func quoteShort(_ text: String) -> String {
+        let short = text.count > 80 ? String(text.prefix(80)) + "…" : text
+        return "\"\(short)\""
+    }
+
+    static func seconds(_ value: Double) -> String {
+        String(format: "%.3fs", value)
+    }
+}

@@ -1,0 +1,296 @@
+import CCurl
+import Foundation
+import Synchronization
+
+/// Runs HTTP requests concurrently on one dedicated thread with libcurl's multi interface,
+/// so hundreds of probes in flight cost one thread and no cooperative-pool time.
+///
+/// `perform` hands the request to the engine thread (waking it with curl_multi_wakeup) and
+/// suspends until the transfer ends; cancelling the awaiting task removes the transfer at
+/// once. Every transfer is bounded by its own CURLOPT_TIMEOUT_MS, so nothing waits forever.
+public final class HTTPProbeEngine: Sendable {
+    private let shared: EngineShared
+
+    /// libcurl's global state is set up once per process, before any handle exists.
+    private static let globalInit: CURLcode = mitra_curl_global_init()
+
+    /// Starts the engine thread.
+    public init(name: String = "mitra-curl") {
+        _ = Self.globalInit
+        shared = EngineShared()
+        let shared = shared
+        let thread = Thread {
+            EngineLoop(shared: shared).run()
+        }
+        thread.name = name
+        thread.start()
+    }
+
+    deinit {
+        shared.requestStop()
+    }
+
+    /// Performs one request. Never throws: failures are in `response.error`.
+    public func perform(_ request: ProbeRequest) async -> ProbeResponse {
+        let id = shared.allocateID()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                shared.submit(Submission(id: id, request: request, continuation: continuation))
+            }
+        } onCancel: {
+            shared.cancel(id)
+        }
+    }
+
+    /// Stops the engine: transfers in flight end with a `shutdown` error, later requests fail
+    /// at once. Waits (briefly: the thread is woken) until the engine thread has cleaned up.
+    public func shutdown() {
+        shared.requestStop()
+        shared.waitUntilStopped()
+    }
+
+    /// Transfers currently handed to libcurl (for tests and self-metrics).
+    public var inFlightCount: Int { shared.inFlightCount }
+}
+
+struct Submission: Sendable {
+    let id: UInt64
+    let request: ProbeRequest
+    let continuation: CheckedContinuation<ProbeResponse, Never>
+}
+
+/// State shared between callers and the engine thread.
+final class EngineShared: Sendable {
+    enum Entry {
+        /// `perform` started; the submission is not queued yet.
+        case allocated
+        /// Cancelled before the submission was queued.
+        case cancelledEarly
+        case queued(Submission)
+        /// Owned by the engine thread.
+        case inFlight
+    }
+
+    struct State {
+        var nextID: UInt64 = 1
+        var entries: [UInt64: Entry] = [:]
+        var queuedIDs: [UInt64] = []
+        var cancelRequests: [UInt64] = []
+        var stopping = false
+        var stopped = false
+        /// Set by the engine thread while the multi handle exists; used only for wakeups,
+        /// which libcurl allows from any thread.
+        var multi: MultiHandle?
+        var inFlight = 0
+    }
+
+    /// The multi handle as other threads see it: they only ever call curl_multi_wakeup on it,
+    /// which libcurl documents as safe from any thread, and only while the engine thread has
+    /// it published in `state` (it is withdrawn, under the lock, before cleanup). That is why
+    /// sending the raw pointer across threads is safe.
+    struct MultiHandle: @unchecked Sendable {
+        let pointer: UnsafeMutableRawPointer
+        func wakeup() { curl_multi_wakeup(pointer) }
+    }
+
+    let state = Mutex(State())
+    private let stoppedCondition = NSCondition()
+    // Guarded by `stoppedCondition`. NSCondition is a lock; the flag is only read and
+    // written while holding it.
+    private nonisolated(unsafe) var threadExited = false
+
+    func allocateID() -> UInt64 {
+        state.withLock { state in
+            let id = state.nextID
+            state.nextID += 1
+            state.entries[id] = .allocated
+            return id
+        }
+    }
+
+    func submit(_ submission: Submission) {
+        enum Action { case queued, cancelled, stopped }
+        let action = state.withLock { state -> Action in
+            if state.stopping || state.stopped {
+                state.entries[submission.id] = nil
+                return .stopped
+            }
+            if case .cancelledEarly = state.entries[submission.id] {
+                state.entries[submission.id] = nil
+                return .cancelled
+            }
+            state.entries[submission.id] = .queued(submission)
+            state.queuedIDs.append(submission.id)
+            state.multi?.wakeup()
+            return .queued
+        }
+        switch action {
+        case .queued: break
+        case .cancelled:
+            submission.continuation.resume(returning: ProbeResponse(error: ProbeError(kind: .cancelled, message: "cancelled")))
+        case .stopped:
+            submission.continuation.resume(returning: ProbeResponse(error: ProbeError(kind: .shutdown, message: "probe engine is shut down")))
+        }
+    }
+
+    func cancel(_ id: UInt64) {
+        let queued = state.withLock { state -> Submission? in
+            switch state.entries[id] {
+            case nil:
+                return nil
+            case .allocated:
+                state.entries[id] = .cancelledEarly
+                return nil
+            case .cancelledEarly:
+                return nil
+            case .queued(let submission):
+                state.entries[id] = nil
+                state.queuedIDs.removeAll { $0 == id }
+                return submission
+            case .inFlight:
+                state.cancelRequests.append(id)
+                state.multi?.wakeup()
+                return nil
+            }
+        }
+        queued?.continuation.resume(returning: ProbeResponse(error: ProbeError(kind: .cancelled, message: "cancelled")))
+    }
+
+    func requestStop() {
+        state.withLock { state in
+            state.stopping = true
+            state.multi?.wakeup()
+        }
+    }
+
+    var inFlightCount: Int { state.withLock { $0.inFlight } }
+
+    func markThreadExited() {
+        stoppedCondition.lock()
+        threadExited = true
+        stoppedCondition.broadcast()
+        stoppedCondition.unlock()
+    }
+
+    func waitUntilStopped() {
+        stoppedCondition.lock()
+        // Bounded: the engine thread is woken and stops within one loop iteration; the
+        // deadline only guards against a libcurl call that never returns.
+        let deadline = Date().addingTimeInterval(10)
+        while !threadExited, stoppedCondition.wait(until: deadline) {}
+        stoppedCondition.unlock()
+    }
+}
+
+/// The engine thread's loop. Everything here runs on that one thread.
+private struct EngineLoop {
+    let shared: EngineShared
+
+    func run() {
+        guard let multi = curl_multi_init() else {
+            failEverything(message: "curl_multi_init failed")
+            shared.markThreadExited()
+            return
+        }
+        let published = EngineShared.MultiHandle(pointer: multi)
+        shared.state.withLock { $0.multi = published }
+        var transfers: [UInt64: Transfer] = [:]
+        var byHandle: [UnsafeMutableRawPointer: UInt64] = [:]
+
+        while true {
+            let (submissions, cancels, stopping) = shared.state.withLock { state -> ([Submission], [UInt64], Bool) in
+                var taken: [Submission] = []
+                for id in state.queuedIDs {
+                    if case .queued(let submission) = state.entries[id] {
+                        taken.append(submission)
+                        state.entries[id] = .inFlight
+                    }
+                }
+                state.queuedIDs.removeAll(keepingCapacity: true)
+                let cancels = state.cancelRequests
+                state.cancelRequests.removeAll(keepingCapacity: true)
+                return (taken, cancels, state.stopping)
+            }
+
+            for submission in submissions {
+                guard let transfer = Transfer(id: submission.id, request: submission.request, continuation: submission.continuation) else {
+                    finish(submission.id, submission.continuation, ProbeResponse(error: ProbeError(kind: .invalidRequest, message: "curl_easy_init failed")))
+                    continue
+                }
+                if let error = transfer.configure() {
+                    finish(transfer.id, transfer.continuation, ProbeResponse(error: error))
+                    continue
+                }
+                let code = curl_multi_add_handle(multi, transfer.easy)
+                if code != CURLM_OK {
+                    finish(transfer.id, transfer.continuation, ProbeResponse(error: ProbeError(
+                        kind: .invalidRequest, message: "curl_multi_add_handle: \(String(cString: curl_multi_strerror(code)))")))
+                    continue
+                }
+                transfers[transfer.id] = transfer
+                byHandle[transfer.easy] = transfer.id
+            }
+            for id in cancels {
+                guard let transfer = transfers.removeValue(forKey: id) else { continue }
+                byHandle[transfer.easy] = nil
+                curl_multi_remove_handle(multi, transfer.easy)
+                shared.state.withLock { $0.inFlight = transfers.count }
+                finish(id, transfer.continuation, ProbeResponse(error: ProbeError(kind: .cancelled, message: "cancelled")))
+            }
+            if stopping { break }
+            shared.state.withLock { $0.inFlight = transfers.count }
+
+            var running: Int32 = 0
+            curl_multi_perform(multi, &running)
+            var easy: UnsafeMutableRawPointer?
+            var result = CURLE_OK
+            while mitra_curl_multi_next_done(multi, &easy, &result) == 1 {
+                guard let handle = easy, let id = byHandle.removeValue(forKey: handle),
+                      let transfer = transfers.removeValue(forKey: id) else { continue }
+                let response = transfer.response(result: result)
+                curl_multi_remove_handle(multi, handle)
+                shared.state.withLock { $0.inFlight = transfers.count }
+                finish(id, transfer.continuation, response)
+            }
+            // Sleeps until a socket is ready, libcurl's next timeout, a wakeup, or 1 s.
+            curl_multi_poll(multi, nil, 0, 1000, nil)
+        }
+
+        shared.state.withLock { state in
+            state.multi = nil
+            state.stopped = true
+            state.inFlight = 0
+        }
+        for (id, transfer) in transfers {
+            curl_multi_remove_handle(multi, transfer.easy)
+            finish(id, transfer.continuation, ProbeResponse(error: ProbeError(kind: .shutdown, message: "probe engine is shut down")))
+        }
+        transfers.removeAll()
+        curl_multi_cleanup(multi)
+        failEverything(message: "probe engine is shut down")
+        shared.markThreadExited()
+    }
+
+    /// Marks the request done before resuming, so a late cancellation finds nothing to do.
+    private func finish(_ id: UInt64, _ continuation: CheckedContinuation<ProbeResponse, Never>, _ response: ProbeResponse) {
+        shared.state.withLock { _ = $0.entries.removeValue(forKey: id) }
+        continuation.resume(returning: response)
+    }
+
+    /// Fails submissions that were queued while the engine stopped.
+    private func failEverything(message: String) {
+        let queued = shared.state.withLock { state -> [Submission] in
+            state.stopped = true
+            var queued: [Submission] = []
+            for (id, entry) in state.entries {
+                if case .queued(let submission) = entry { queued.append(submission) }
+                state.entries[id] = nil
+            }
+            state.queuedIDs.removeAll()
+            return queued
+        }
+        for submission in queued {
+            submission.continuation.resume(returning: ProbeResponse(error: ProbeError(kind: .shutdown, message: message)))
+        }
+    }
+}

@@ -1,0 +1,310 @@
+import Exposition
+import ExporterConfig
+import PostgresClient
+import Foundation
+
+/// One pg_stat_statements entry's identity. `toplevel` (PostgreSQL 14+) splits an entry in
+/// two when `pg_stat_statements.track = all`; both halves are summed into one series.
+struct StatementKey: Hashable, Sendable {
+    var userID: String
+    var databaseID: String
+    var queryID: String
+    var toplevel: Bool
+}
+
+/// The labels of one exported statement series.
+struct StatementSeriesKey: Hashable, Sendable, Comparable {
+    var user: String
+    var datname: String
+    var queryID: String
+
+    static func < (a: Self, b: Self) -> Bool {
+        (a.datname, a.user, a.queryID) < (b.datname, b.user, b.queryID)
+    }
+}
+
+struct StatementCounters: Sendable, Hashable {
+    var calls: Double = 0
+    var totalMilliseconds: Double = 0
+    var rows: Double = 0
+    var sharedBlocksHit: Double = 0
+    var sharedBlocksRead: Double = 0
+    var blockReadMilliseconds: Double = 0
+    var blockWriteMilliseconds: Double = 0
+
+    static func + (a: Self, b: Self) -> Self {
+        StatementCounters(calls: a.calls + b.calls, totalMilliseconds: a.totalMilliseconds + b.totalMilliseconds,
+                          rows: a.rows + b.rows, sharedBlocksHit: a.sharedBlocksHit + b.sharedBlocksHit,
+                          sharedBlocksRead: a.sharedBlocksRead + b.sharedBlocksRead,
+                          blockReadMilliseconds: a.blockReadMilliseconds + b.blockReadMilliseconds,
+                          blockWriteMilliseconds: a.blockWriteMilliseconds + b.blockWriteMilliseconds)
+    }
+
+    /// `self - earlier`, or nil when any field went down (the entry was reset or evicted and
+    /// created again since, so `self` alone is what happened since then).
+    func delta(since earlier: Self) -> Self? {
+        let difference = StatementCounters(
+            calls: calls - earlier.calls, totalMilliseconds: totalMilliseconds - earlier.totalMilliseconds,
+            rows: rows - earlier.rows, sharedBlocksHit: sharedBlocksHit - earlier.sharedBlocksHit,
+            sharedBlocksRead: sharedBlocksRead - earlier.sharedBlocksRead,
+            blockReadMilliseconds: blockReadMilliseconds - earlier.blockReadMilliseconds,
+            blockWriteMilliseconds: blockWriteMilliseconds - earlier.blockWriteMilliseconds)
+        let fields = [difference.calls, difference.totalMilliseconds, difference.rows, difference.sharedBlocksHit,
+                      difference.sharedBlocksRead, difference.blockReadMilliseconds, difference.blockWriteMilliseconds]
+        // Timings are floating point sums; a hair below zero is rounding, not a reset.
+        return fields.allSatisfy({ $0 >= -1e-6 }) ? difference.clampedAtZero : nil
+    }
+
+    private var clampedAtZero: Self {
+        StatementCounters(calls: max(0, calls), totalMilliseconds: max(0, totalMilliseconds), rows: max(0, rows),
+                          sharedBlocksHit: max(0, sharedBlocksHit), sharedBlocksRead: max(0, sharedBlocksRead),
+                          blockReadMilliseconds: max(0, blockReadMilliseconds), blockWriteMilliseconds: max(0, blockWriteMilliseconds))
+    }
+
+    var isZero: Bool { calls == 0 && totalMilliseconds == 0 && rows == 0 && sharedBlocksHit == 0 && sharedBlocksRead == 0 }
+}
+
+/// Everything read from pg_stat_statements in one run.
+struct StatementsSnapshot: Sendable {
+    struct Entry: Sendable {
+        var user: String
+        var datname: String
+        var counters: StatementCounters
+        /// PostgreSQL 17: when this entry's statistics started; a change means it was
+        /// evicted (or reset) and created again.
+        var statsSince: Double?
+    }
+
+    var entries: [StatementKey: Entry]
+    /// `pg_stat_statements_info` (extension 1.9+): entries evicted so far, and the last full reset.
+    var deallocations: Double?
+    var statsReset: Double?
+}
+
+/// Reads pg_stat_statements. `pg_stat_statements(false)` skips the query text file, which is
+/// where the cost is on servers with thousands of entries.
+struct StatementsReader: Sendable {
+    func read(_ session: CollectorSession) async throws(CollectorFailure) -> (snapshot: StatementsSnapshot, schema: String) {
+        let extensionInfo = try await session.query("""
+            SELECT n.nspname, e.extversion,
+                   to_regclass(quote_ident(n.nspname) || '.pg_stat_statements_info') IS NOT NULL AS has_info
+            FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+            WHERE e.extname = 'pg_stat_statements'
+            """)
+        guard let info = extensionInfo.namedRows.first else {
+            throw .unavailable("pg_stat_statements is not installed in database \"\(session.currentDatabase)\" (a superuser must run CREATE EXTENSION pg_stat_statements there, with pg_stat_statements in shared_preload_libraries)")
+        }
+        let schema = quoteIdentifier(info.string("nspname"))
+        let version = session.serverVersion
+        let totalTime = version >= 130000 ? "s.total_exec_time" : "s.total_time"
+        let blockTimes = version >= 170000
+            ? "s.shared_blk_read_time + s.local_blk_read_time AS blk_read_time, s.shared_blk_write_time + s.local_blk_write_time AS blk_write_time"
+            : "s.blk_read_time, s.blk_write_time"
+        let toplevel = version >= 140000 ? "s.toplevel" : "true AS toplevel"
+        let statsSince = version >= 170000 ? "extract(epoch FROM s.stats_since) AS stats_since" : "NULL::float8 AS stats_since"
+        let rows = try await session.query("""
+            SELECT s.userid::text AS userid, s.dbid::text AS dbid, coalesce(s.queryid::text, '') AS queryid, \(toplevel),
+                   coalesce(r.rolname, s.userid::text) AS username, coalesce(d.datname, s.dbid::text) AS datname,
+                   s.calls, \(totalTime) AS total_ms, s.rows, s.shared_blks_hit, s.shared_blks_read, \(blockTimes), \(statsSince)
+            FROM \(schema).pg_stat_statements(false) s
+            LEFT JOIN pg_roles r ON r.oid = s.userid
+            LEFT JOIN pg_database d ON d.oid = s.dbid
+            """)
+        var entries: [StatementKey: StatementsSnapshot.Entry] = [:]
+        entries.reserveCapacity(rows.rows.count)
+        for row in rows.namedRows {
+            let key = StatementKey(userID: row.string("userid"), databaseID: row.string("dbid"), queryID: row.string("queryid"),
+                                   toplevel: row["toplevel"] != "f")
+            let counters = StatementCounters(
+                calls: row.double("calls") ?? 0, totalMilliseconds: row.double("total_ms") ?? 0, rows: row.double("rows") ?? 0,
+                sharedBlocksHit: row.double("shared_blks_hit") ?? 0, sharedBlocksRead: row.double("shared_blks_read") ?? 0,
+                blockReadMilliseconds: row.double("blk_read_time") ?? 0, blockWriteMilliseconds: row.double("blk_write_time") ?? 0)
+            let entry = StatementsSnapshot.Entry(user: row.string("username"), datname: row.string("datname"),
+                                                 counters: counters, statsSince: row.double("stats_since"))
+            // Statements of other users without pg_read_all_stats share the empty queryid: sum them.
+            if let existing = entries[key] {
+                entries[key]?.counters = existing.counters + counters
+            } else {
+                entries[key] = entry
+            }
+        }
+        var snapshot = StatementsSnapshot(entries: entries)
+        if info.double("has_info") == 1 {
+            let extra = try await session.query(
+                "SELECT dealloc, extract(epoch FROM stats_reset) AS stats_reset FROM \(schema).pg_stat_statements_info")
+            snapshot.deallocations = extra.namedRows.first?.double("dealloc")
+            snapshot.statsReset = extra.namedRows.first?.double("stats_reset")
+        }
+        return (snapshot, schema)
+    }
+
+    /// Query texts for the given query ids, normalised (whitespace collapsed) and truncated.
+    func texts(_ session: CollectorSession, schema: String, queryIDs: [String], maxLength: Int) async throws(CollectorFailure) -> [String: String] {
+        guard !queryIDs.isEmpty else { return [:] }
+        let result = try await session.query(
+            "SELECT DISTINCT ON (queryid) queryid::text AS queryid, query FROM \(schema).pg_stat_statements WHERE queryid = ANY($1::bigint[])",
+            ["{" + queryIDs.joined(separator: ",") + "}"])
+        var texts: [String: String] = [:]
+        for row in result.namedRows {
+            texts[row.string("queryid")] = normaliseQueryText(row.string("query"), maxLength: maxLength)
+        }
+        return texts
+    }
+}
+
+func normaliseQueryText(_ text: String, maxLength: Int) -> String {
+    let collapsed = text.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
+    guard collapsed.count > maxLength else { return collapsed }
+    var cut = collapsed.prefix(maxLength - 1)
+    while cut.last == " " { cut = cut.dropLast() }
+    return cut + "…"
+}
+
+func quoteIdentifier(_ name: String) -> String {
+    "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+}
+
+/// Turns successive pg_stat_statements snapshots into per-interval figures.
+///
+/// The top K statements are chosen by execution time spent *during the last interval*, so the
+/// list shows what is slow now. Exported values are counters kept by the exporter: each
+/// statement's counter grows by its deltas while it is in the top K, and everything outside
+/// the top K grows `queryid="other"` of its database, so sums over all series stay right and
+/// never go down. Deltas survive `pg_stat_statements_reset()` and eviction: an entry whose
+/// counters went down, whose `stats_since` changed (PostgreSQL 17), or that appeared after a
+/// full reset (`pg_stat_statements_info.stats_reset` changed) counts from zero.
+struct StatementsTracker: Sendable {
+    private var previous: [StatementKey: StatementsSnapshot.Entry]?
+    private var previousStatsReset: Double?
+    private var previousDeallocations: Double?
+    private var accumulated: [StatementSeriesKey: StatementCounters] = [:]
+    private var lastRanked: [StatementSeriesKey: Int] = [:]
+    private var other: [String: StatementCounters] = [:]
+    private var run = 0
+    var queryTexts: [String: String] = [:]
+
+    /// What one run measured: the ranked statements and per-database totals.
+    struct Interval: Sendable {
+        var top: [(key: StatementSeriesKey, delta: StatementCounters)]
+        var totalsByDatabase: [String: StatementCounters]
+        var evicted: Double
+        var deallocations: Double?
+        var fullReset: Bool
+        var isBaseline: Bool
+    }
+
+    mutating func ingest(_ snapshot: StatementsSnapshot, top limit: Int) -> Interval {
+        run += 1
+        defer {
+            previous = snapshot.entries
+            previousStatsReset = snapshot.statsReset
+            previousDeallocations = snapshot.deallocations
+        }
+        guard let previous else {
+            return Interval(top: [], totalsByDatabase: [:], evicted: 0, deallocations: snapshot.deallocations,
+                            fullReset: false, isBaseline: true)
+        }
+        let fullReset = previousStatsReset != nil && snapshot.statsReset != previousStatsReset
+        var evicted = 0.0
+        if let now = snapshot.deallocations, let before = previousDeallocations, now >= before { evicted = now - before }
+
+        var deltas: [StatementSeriesKey: StatementCounters] = [:]
+        for (key, entry) in snapshot.entries {
+            var delta = entry.counters
+            if !fullReset, let earlier = previous[key], earlier.statsSince == entry.statsSince,
+               let difference = entry.counters.delta(since: earlier.counters) {
+                delta = difference
+            }
+            guard !delta.isZero else { continue }
+            deltas[StatementSeriesKey(user: entry.user, datname: entry.datname, queryID: key.queryID), default: StatementCounters()] += delta
+        }
+
+        var totals: [String: StatementCounters] = [:]
+        for (key, delta) in deltas { totals[key.datname, default: StatementCounters()] += delta }
+
+        let ranked = deltas.sorted { a, b in
+            if a.value.totalMilliseconds != b.value.totalMilliseconds { return a.value.totalMilliseconds > b.value.totalMilliseconds }
+            if a.value.calls != b.value.calls { return a.value.calls > b.value.calls }
+            return a.key < b.key
+        }
+        // The empty queryid (statements hidden by missing privileges) never ranks on its own.
+        let eligible = ranked.filter { !$0.key.queryID.isEmpty }
+        let chosen = Array(eligible.prefix(limit))
+        let chosenKeys = Set(chosen.map(\.key))
+        for (key, delta) in ranked where !chosenKeys.contains(key) {
+            other[key.datname, default: StatementCounters()] += delta
+        }
+        for (key, delta) in chosen {
+            accumulated[key, default: StatementCounters()] += delta
+            lastRanked[key] = run
+        }
+        forgetOldAccumulators(keep: max(4 * limit, 1000))
+        return Interval(top: chosen.map { ($0.key, $0.value) }, totalsByDatabase: totals, evicted: evicted,
+                        deallocations: snapshot.deallocations, fullReset: fullReset, isBaseline: false)
+    }
+
+    /// Bounded memory: statements that have not been in the top K for longest are forgotten
+    /// (if one returns, its counter restarts from zero, which Prometheus reads as a reset).
+    private mutating func forgetOldAccumulators(keep: Int) {
+        guard accumulated.count > keep else { return }
+        let oldest = lastRanked.sorted { $0.value < $1.value }.prefix(accumulated.count - keep)
+        for (key, _) in oldest {
+            accumulated[key] = nil
+            lastRanked[key] = nil
+            queryTexts[key.queryID] = nil
+        }
+    }
+
+    func accumulatedCounters(_ key: StatementSeriesKey) -> StatementCounters { accumulated[key] ?? StatementCounters() }
+    var otherByDatabase: [String: StatementCounters] { other }
+}
+
+extension StatementCounters {
+    static func += (a: inout Self, b: Self) { a = a + b }
+}
+
+/// Writes the tracker's view of one interval as metrics.
+enum StatementsMetrics {
+    static func write(_ interval: StatementsTracker.Interval, tracker: StatementsTracker, includeText: Bool, into set: inout MetricSet) {
+        let mean = set.gauge("pg_stat_statements_mean_exec_seconds", "Mean execution time of all statements in this database over the last interval (total time / calls).")
+        let calls = set.counter("pg_stat_statements_calls_total", "Times the statement was executed, counted by the exporter from pg_stat_statements deltas while it ranks in the top K; queryid=\"other\" sums the rest.")
+        let seconds = set.counter("pg_stat_statements_seconds_total", "Time spent executing the statement, in seconds (same accounting as pg_stat_statements_calls_total).")
+        let rows = set.counter("pg_stat_statements_rows_total", "Rows retrieved or affected by the statement.")
+        let hit = set.counter("pg_stat_statements_shared_blks_hit_total", "Shared buffer hits by the statement.")
+        let read = set.counter("pg_stat_statements_shared_blks_read_total", "Shared blocks read by the statement.")
+        let readTime = set.counter("pg_stat_statements_block_read_seconds_total", "Time the statement spent reading blocks, in seconds (needs track_io_timing).")
+        let writeTime = set.counter("pg_stat_statements_block_write_seconds_total", "Time the statement spent writing blocks, in seconds (needs track_io_timing).")
+        let queryMean = set.gauge("pg_stat_statements_query_mean_exec_seconds", "Mean execution time of the statement over the last interval.")
+        let info = set.gauge("pg_stat_statements_query_info", "Normalised, truncated text of a top statement (only when query_text is on).")
+
+        func addCounters(_ labels: [Label], _ value: StatementCounters) {
+            set.add(calls, labels, value.calls)
+            set.add(seconds, labels, value.totalMilliseconds / 1000)
+            set.add(rows, labels, value.rows)
+            set.add(hit, labels, value.sharedBlocksHit)
+            set.add(read, labels, value.sharedBlocksRead)
+            set.add(readTime, labels, value.blockReadMilliseconds / 1000)
+            set.add(writeTime, labels, value.blockWriteMilliseconds / 1000)
+        }
+
+        let dealloc = set.counter("pg_stat_statements_dealloc_total", "Times pg_stat_statements evicted its least-used entries because pg_stat_statements.max was reached (from pg_stat_statements_info).")
+        set.add(dealloc, [], interval.deallocations)
+        // Database-wide figures and "other" first: the budget must never drop them, or totals lie.
+        for (datname, total) in interval.totalsByDatabase.sorted(by: { $0.key < $1.key }) where total.calls > 0 {
+            set.add(mean, [Label("datname", datname)], total.totalMilliseconds / total.calls / 1000)
+        }
+        for (datname, value) in tracker.otherByDatabase.sorted(by: { $0.key < $1.key }) {
+            addCounters([Label("user", ""), Label("datname", datname), Label("queryid", "other")], value)
+        }
+        set.nextEntity()
+        for (key, delta) in interval.top {
+            let labels = [Label("user", key.user), Label("datname", key.datname), Label("queryid", key.queryID)]
+            addCounters(labels, tracker.accumulatedCounters(key))
+            if delta.calls > 0 { set.add(queryMean, labels, delta.totalMilliseconds / delta.calls / 1000) }
+            if includeText, let text = tracker.queryTexts[key.queryID] {
+                set.add(info, labels + [Label("query", text)], 1)
+            }
+            set.nextEntity()
+        }
+    }
+}

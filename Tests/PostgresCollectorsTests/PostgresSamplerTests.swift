@@ -1,0 +1,315 @@
+import Exposition
+import ExporterConfig
+import Foundation
+import Logging
+import PostgresClient
+@testable import PostgresCollectors
+import Sampling
+import Testing
+
+/// Collectors against the shared real server. Serialized: they assert exact counts of
+/// sessions, locks and statements that parallel tests would disturb.
+@Suite(.serialized, .enabled(if: SharedCluster.available, "MITRA_TEST_PG_* not set: run scripts/pg-test-cluster.sh"))
+struct PostgresSamplerTests {
+    let cluster = SharedCluster.current!
+
+    /// A table of its own per test, in lic_schema, with `rows` rows.
+    func makeTable(_ admin: PostgresConnection, rows: Int) async throws -> String {
+        let name = "t_\(UUID().uuidString.prefix(8).lowercased())"
+        try await admin.run("CREATE TABLE lic_schema.\(name) (id int PRIMARY KEY, note text)")
+        try await admin.run("GRANT SELECT ON lic_schema.\(name) TO \(cluster.monitorUser)")
+        if rows > 0 {
+            try await admin.run("INSERT INTO lic_schema.\(name) SELECT g, 'n' || g FROM generate_series(1, \(rows)) g")
+        }
+        return name
+    }
+
+    @Test func everyCollectorSucceedsAndSeriesCarryTheInstanceName() async throws {
+        let sampler = PostgresSampler(config: cluster.instance(), logger: LogRecorder().logger)
+        let result = await sampler.sample()
+        await sampler.shutdown()
+        #expect(result.outcomes.count == PostgresCollectorKind.allCases.count)
+        for outcome in result.outcomes {
+            #expect(outcome.success, "\(outcome.collector): \(outcome.error ?? "")")
+            #expect(outcome.collector.hasPrefix("postgres/testdb/"))
+        }
+        #expect(value(result, "pg_up") == 1)
+        #expect(sampler.id == "postgres/testdb")
+        for family in result.families {
+            for series in family.series {
+                #expect(series.labels.first == Label("instance_name", "testdb"), "\(family.name)")
+            }
+        }
+        #expect(value(result, "pg_settings_max_connections") == 100)
+        #expect((value(result, "pg_database_size_bytes", ["datname": cluster.database]) ?? 0) > 1_000_000)
+        #expect(value(result, "pg_replication_is_replica") == 0)
+        #expect(value(result, "pg_replication_lag_seconds") == 0)
+        #expect((value(result, "pg_stat_wal_records_total") ?? 0) > 0)
+        #expect(value(result, "pg_stat_bgwriter_checkpoints_timed_total") != nil)
+        #expect(series(result, "mitra_exporter_series_dropped_total").count == PostgresCollectorKind.allCases.count)
+    }
+
+    @Test func tableAndDatabaseCountersAreExact() async throws {
+        let admin = try await cluster.admin()
+        let sampler = PostgresSampler(config: cluster.instance(collectors: [.database, .tables]), logger: LogRecorder().logger)
+        let before = await sampler.sample()
+        let insertedBefore = try #require(value(before, "pg_stat_database_tup_inserted", ["datname": cluster.database]))
+
+        let table = try await makeTable(admin, rows: 10)
+        for _ in 0..<3 { try await admin.run("SELECT count(*) FROM lic_schema.\(table)") }
+        try await admin.run("SET enable_seqscan = off")
+        for id in 1...4 { try await admin.run("SELECT note FROM lic_schema.\(table) WHERE id = $1", ["\(id)"]) }
+        try await admin.run("UPDATE lic_schema.\(table) SET note = 'x' WHERE id <= 2")
+        try await admin.run("DELETE FROM lic_schema.\(table) WHERE id = 10")
+        // Backends flush their statistics when they exit.
+        await admin.close()
+        try await Task.sleep(for: .milliseconds(300))
+
+        let after = await sampler.sample()
+        await sampler.shutdown()
+        let labels = ["schemaname": "lic_schema", "relname": table, "datname": cluster.database]
+        #expect(value(after, "pg_stat_user_tables_n_tup_ins", labels) == 10)
+        #expect(value(after, "pg_stat_user_tables_n_tup_upd", labels) == 2)
+        #expect(value(after, "pg_stat_user_tables_n_tup_del", labels) == 1)
+        #expect(value(after, "pg_stat_user_tables_n_live_tup", labels) == 9)
+        #expect(value(after, "pg_stat_user_tables_n_dead_tup", labels) == 3)
+        // Three counts, plus the heap scan that built the primary key index.
+        #expect(value(after, "pg_stat_user_tables_seq_scan", labels) == 4)
+        // Four lookups, plus the UPDATE and DELETE that found their rows through the index.
+        #expect(value(after, "pg_stat_user_tables_idx_scan", labels) == 6)
+        #expect((value(after, "pg_stat_user_tables_table_size_bytes", labels) ?? 0) > 0)
+        #expect((value(after, "pg_stat_user_tables_index_size_bytes", labels) ?? 0) > 0)
+        #expect(value(after, "pg_stat_user_tables_last_vacuum_age_seconds", labels) == nil)
+        let insertedAfter = try #require(value(after, "pg_stat_database_tup_inserted", ["datname": cluster.database]))
+        // The ten rows plus the catalog rows CREATE TABLE, its index and GRANT wrote.
+        #expect(insertedAfter - insertedBefore >= 10)
+        // Schemas outside the configured list are not read.
+        #expect(series(after, "pg_stat_user_tables_n_tup_ins").allSatisfy { $0.labels.contains(Label("schemaname", "lic_schema")) })
+    }
+
+    @Test func activityCountsSessionsByState() async throws {
+        let sessions = [try await cluster.admin(database: cluster.noExtensionDatabase),
+                        try await cluster.admin(database: cluster.noExtensionDatabase)]
+        for session in sessions { try await session.run("BEGIN"); try await session.run("SELECT 1") }
+        try await Task.sleep(for: .milliseconds(200))
+        // Connected to the same database, so its own (active) session would show if counted.
+        let sampler = PostgresSampler(config: cluster.instance(dsn: cluster.keyValue(database: cluster.noExtensionDatabase), collectors: [.activity]),
+                                      logger: LogRecorder().logger)
+        let result = await sampler.sample()
+        await sampler.shutdown()
+        for session in sessions { await session.close() }
+        #expect(value(result, "pg_stat_activity_count",
+                      ["datname": cluster.noExtensionDatabase, "state": "idle in transaction", "wait_event_type": "Client"]) == 2)
+        #expect((value(result, "pg_stat_activity_max_tx_duration", ["datname": cluster.noExtensionDatabase]) ?? 0) >= 0.2)
+        #expect(value(result, "pg_stat_activity_max_query_duration_seconds", ["datname": cluster.noExtensionDatabase]) == 0)
+        #expect(series(result, "pg_stat_activity_count", ["datname": cluster.noExtensionDatabase]).count == 1)
+    }
+
+    @Test func blockedProcessIsSeenAndTheBlockedCollectorFailsAlone() async throws {
+        let holder = try await cluster.admin()
+        let table = try await makeTable(holder, rows: 1)
+        try await holder.run("BEGIN")
+        try await holder.run("LOCK TABLE lic_schema.\(table) IN ACCESS EXCLUSIVE MODE")
+        let waiter = try await cluster.admin(lockTimeout: .seconds(8))
+        async let blocked = try waiter.run("SELECT count(*) FROM lic_schema.\(table)")
+        try await Task.sleep(for: .milliseconds(300))
+
+        // statement_timeout below lock_timeout: the tables collector waits on the lock until the
+        // server cancels it; every other collector still reports.
+        let sampler = PostgresSampler(
+            config: cluster.instance(collectors: [.database, .locks, .tables, .activity], timeout: .seconds(4),
+                                     statementTimeout: .milliseconds(500), lockTimeout: .seconds(3)),
+            logger: LogRecorder().logger)
+        let started = ContinuousClock.now
+        let result = await sampler.sample()
+        let elapsed = ContinuousClock.now - started
+        await sampler.shutdown()
+        try await holder.run("ROLLBACK")
+        _ = try await blocked
+        await holder.close()
+        await waiter.close()
+
+        #expect(value(result, "pg_blocked_processes") == 1)
+        #expect((value(result, "pg_locks_count", ["datname": cluster.database, "mode": "accessexclusivelock"]) ?? 0) >= 1)
+        #expect(series(result, "pg_locks_count", ["datname": cluster.database]).count == 9)
+        #expect(value(result, "pg_up") == 1)
+        let tables = try #require(outcome(result, "tables"))
+        #expect(!tables.success)
+        #expect(tables.error?.contains("57014") == true, "\(tables.error ?? "")")
+        #expect(outcome(result, "database")?.success == true)
+        #expect(outcome(result, "locks")?.success == true)
+        #expect(outcome(result, "activity")?.success == true)
+        #expect(series(result, "pg_stat_user_tables_seq_scan").isEmpty)
+        #expect(elapsed < .seconds(4))
+    }
+
+    @Test func statementsCountExactCallsPerIntervalAndSurviveReset() async throws {
+        let admin = try await cluster.admin()
+        let table = try await makeTable(admin, rows: 20)
+        let sql = "SELECT id FROM lic_schema.\(table) WHERE id <= $1"
+        let sampler = PostgresSampler(config: cluster.instance(collectors: [.statements]), logger: LogRecorder().logger)
+        let baseline = await sampler.sample()
+        #expect(outcome(baseline, "statements")?.success == true)
+
+        for _ in 0..<7 { try await admin.run(sql, ["3"]) }
+        let queryID = try #require(try await admin.scalar(
+            "SELECT queryid::text FROM pg_stat_statements WHERE query LIKE $1 AND query NOT LIKE '%pg_stat_statements%'", ["%\(table) WHERE id <= $1%"]))
+        let labels = ["queryid": queryID, "user": cluster.user, "datname": cluster.database]
+        let first = await sampler.sample()
+        #expect(value(first, "pg_stat_statements_calls_total", labels) == 7)
+        #expect(value(first, "pg_stat_statements_rows_total", labels) == 21)
+        #expect((value(first, "pg_stat_statements_seconds_total", labels) ?? -1) > 0)
+        #expect((value(first, "pg_stat_statements_mean_exec_seconds", ["datname": cluster.database]) ?? -1) > 0)
+        #expect((value(first, "pg_stat_statements_query_mean_exec_seconds", labels) ?? -1) > 0)
+
+        try await admin.run("SELECT pg_stat_statements_reset()")
+        for _ in 0..<3 { try await admin.run(sql, ["1"]) }
+        let second = await sampler.sample()
+        // 7 before the reset and 3 after: the exporter's counter keeps growing.
+        #expect(value(second, "pg_stat_statements_calls_total", labels) == 10)
+        #expect(value(second, "pg_stat_statements_rows_total", labels) == 24)
+        let other = series(first, "pg_stat_statements_calls_total", ["queryid": "other"])
+        let otherAfter = series(second, "pg_stat_statements_calls_total", ["queryid": "other"])
+        for series in other {
+            let later = otherAfter.first { $0.labels == series.labels }
+            if case .number(let before) = series.value, case .number(let after)? = later?.value {
+                #expect(after >= before)
+            }
+        }
+        await sampler.shutdown()
+        await admin.close()
+    }
+
+    @Test func queryTextIsOptionalNormalisedAndTruncated() async throws {
+        let admin = try await cluster.admin()
+        let table = try await makeTable(admin, rows: 3)
+        var config = cluster.instance(collectors: [.statements])
+        config.statements.queryText = true
+        config.statements.queryTextLength = 40
+        let sampler = PostgresSampler(config: config, logger: LogRecorder().logger)
+        _ = await sampler.sample()
+        try await admin.run("SELECT   note\n  FROM lic_schema.\(table)\n WHERE id = $1", ["2"])
+        let result = await sampler.sample()
+        await sampler.shutdown()
+        await admin.close()
+        let texts = series(result, "pg_stat_statements_query_info", ["user": cluster.user]).compactMap { series in
+            series.labels.first { $0.name == "query" }?.value
+        }
+        #expect(texts.contains("SELECT note FROM lic_schema.\(table)…"), "\(texts)")
+        #expect(texts.allSatisfy { $0.count <= 40 })
+
+        let plain = PostgresSampler(config: cluster.instance(collectors: [.statements]), logger: LogRecorder().logger)
+        _ = await plain.sample()
+        let withoutText = await plain.sample()
+        await plain.shutdown()
+        #expect(series(withoutText, "pg_stat_statements_query_info").isEmpty)
+    }
+
+    @Test func topKPutsTheRestInOtherAndKeepsTotals() async throws {
+        let admin = try await cluster.admin()
+        let table = try await makeTable(admin, rows: 5)
+        let sampler = PostgresSampler(config: cluster.instance(collectors: [.statements], top: 1), logger: LogRecorder().logger)
+        _ = await sampler.sample()
+        try await admin.run("SELECT pg_sleep(0.05), count(*) FROM lic_schema.\(table)")
+        for _ in 0..<4 { try await admin.run("SELECT note FROM lic_schema.\(table) WHERE id = $1", ["1"]) }
+        let result = await sampler.sample()
+        await sampler.shutdown()
+        await admin.close()
+        let named = series(result, "pg_stat_statements_calls_total").filter { !$0.labels.contains(Label("queryid", "other")) }
+        #expect(named.count == 1)
+        #expect(value(result, "pg_stat_statements_calls_total", ["queryid": "other", "datname": cluster.database]) != nil)
+        // The slowest statement of the interval is the named one.
+        #expect((value(result, "pg_stat_statements_seconds_total", ["user": cluster.user]).map { $0 >= 0.05 }) == true)
+    }
+
+    @Test func missingExtensionDisablesOnlyStatementsWithOneLogLine() async throws {
+        let recorder = LogRecorder()
+        let sampler = PostgresSampler(
+            config: cluster.instance(dsn: cluster.keyValue(database: cluster.noExtensionDatabase), collectors: [.database, .statements]),
+            logger: recorder.logger)
+        var last: SampleResult?
+        for _ in 0..<3 { last = await sampler.sample() }
+        await sampler.shutdown()
+        let result = try #require(last)
+        #expect(value(result, "pg_up") == 1)
+        #expect(outcome(result, "database")?.success == true)
+        let statements = try #require(outcome(result, "statements"))
+        #expect(!statements.success)
+        #expect(statements.error?.contains("pg_stat_statements is not installed") == true)
+        let warnings = recorder.messages.filter { $0.0 == .warning && $0.1.contains("statements") }
+        #expect(warnings.count == 1)
+    }
+
+    @Test func monitorRoleWithoutSuperuserReadsEverything() async throws {
+        let sampler = PostgresSampler(
+            config: cluster.instance(dsn: cluster.keyValue(user: cluster.monitorUser, password: cluster.monitorPassword)),
+            logger: LogRecorder().logger)
+        _ = await sampler.sample()
+        let admin = try await cluster.admin()
+        try await admin.run("SELECT count(*) FROM pg_class WHERE relname = $1", ["monitor-test"])
+        await admin.close()
+        let result = await sampler.sample()
+        await sampler.shutdown()
+        for outcome in result.outcomes {
+            #expect(outcome.success, "\(outcome.collector): \(outcome.error ?? "")")
+        }
+        // pg_read_all_stats (part of pg_monitor) shows other users' statements with their query ids.
+        #expect(series(result, "pg_stat_statements_calls_total", ["user": cluster.user]).contains { !$0.labels.contains(Label("queryid", "")) })
+    }
+
+    @Test func wrongPasswordIsClearAndNeverShown() async throws {
+        let secret = "N0t-the-p@ssword"
+        let recorder = LogRecorder()
+        let sampler = PostgresSampler(config: cluster.instance(dsn: cluster.keyValue(password: secret)), logger: recorder.logger)
+        let result = await sampler.sample()
+        await sampler.shutdown()
+        #expect(value(result, "pg_up") == 0)
+        #expect(result.families.map(\.name) == ["pg_up"])
+        let errors = result.outcomes.compactMap(\.error)
+        #expect(errors.count == result.outcomes.count)
+        #expect(errors.allSatisfy { $0.contains("connect:") && $0.contains("password authentication failed") })
+        let everything = errors.joined() + recorder.messages.map(\.1).joined() + Renderer.render(result.families, format: .prometheusText)
+        #expect(!everything.contains(secret))
+        #expect(!everything.contains("N0t"))
+    }
+
+    @Test func seriesBudgetDropsLowestRankedAndCountsDrops() async throws {
+        let admin = try await cluster.admin()
+        for _ in 0..<3 { _ = try await makeTable(admin, rows: 1) }
+        await admin.close()
+        let recorder = LogRecorder()
+        let sampler = PostgresSampler(config: cluster.instance(collectors: [.database, .tables], seriesBudget: 150), logger: recorder.logger)
+        let result = await sampler.sample()
+        _ = await sampler.sample()
+        let again = await sampler.sample()
+        await sampler.shutdown()
+        let total = result.families.reduce(0) { $0 + $1.series.count }
+        #expect(total <= 150)
+        #expect(!series(result, "pg_stat_database_xact_commit").isEmpty)
+        let dropped = try #require(value(result, "mitra_exporter_series_dropped_total", ["collector": "postgres/testdb/tables"]))
+        #expect(dropped > 0)
+        #expect(value(again, "mitra_exporter_series_dropped_total", ["collector": "postgres/testdb/tables"]) == dropped * 3)
+        #expect(recorder.messages.filter { $0.1.contains("tables: series budget") }.count == 1)
+    }
+
+    @Test func sampleStaysWithinItsTimeoutWhenTheServerIsSlow() async throws {
+        // The preflight and every collector share one deadline; a collector starting after it
+        // is skipped rather than run late.
+        let admin = try await cluster.admin()
+        let table = try await makeTable(admin, rows: 1)
+        try await admin.run("BEGIN")
+        try await admin.run("LOCK TABLE lic_schema.\(table) IN ACCESS EXCLUSIVE MODE")
+        let sampler = PostgresSampler(
+            config: cluster.instance(collectors: [.tables, .statements], timeout: .seconds(1),
+                                     statementTimeout: .milliseconds(900), lockTimeout: .milliseconds(900)),
+            logger: LogRecorder().logger)
+        let started = ContinuousClock.now
+        let result = await sampler.sample()
+        let elapsed = ContinuousClock.now - started
+        await sampler.shutdown()
+        try await admin.run("ROLLBACK")
+        await admin.close()
+        #expect(elapsed < .milliseconds(1500))
+        #expect(outcome(result, "tables")?.success == false)
+    }
+}

@@ -1,0 +1,195 @@
+import Exposition
+import ExporterConfig
+@testable import PostgresCollectors
+import Testing
+
+/// Delta accounting of pg_stat_statements without a server: resets, eviction, top-K.
+@Suite struct StatementsTrackerTests {
+    func snapshot(_ entries: [(String, Double, Double)], statsReset: Double? = 100, dealloc: Double? = 0,
+                  statsSince: [String: Double] = [:]) -> StatementsSnapshot {
+        var result: [StatementKey: StatementsSnapshot.Entry] = [:]
+        for (queryID, calls, milliseconds) in entries {
+            result[StatementKey(userID: "10", databaseID: "5", queryID: queryID, toplevel: true)] = StatementsSnapshot.Entry(
+                user: "app", datname: "agentmitra",
+                counters: StatementCounters(calls: calls, totalMilliseconds: milliseconds, rows: calls),
+                statsSince: statsSince[queryID])
+        }
+        return StatementsSnapshot(entries: result, deallocations: dealloc, statsReset: statsReset)
+    }
+
+    func key(_ queryID: String) -> StatementSeriesKey { StatementSeriesKey(user: "app", datname: "agentmitra", queryID: queryID) }
+
+    @Test func firstSnapshotIsABaselineOnly() {
+        var tracker = StatementsTracker()
+        let interval = tracker.ingest(snapshot([("1", 100, 1000)]), top: 10)
+        #expect(interval.isBaseline)
+        #expect(interval.top.isEmpty)
+        #expect(tracker.otherByDatabase.isEmpty)
+    }
+
+    @Test func topIsRankedByTimeSpentInTheIntervalNotLifetime() {
+        var tracker = StatementsTracker()
+        _ = tracker.ingest(snapshot([("old-heavy", 1000, 900_000), ("new-slow", 1, 10), ("quiet", 5, 5)]), top: 1)
+        let interval = tracker.ingest(snapshot([("old-heavy", 1001, 900_001), ("new-slow", 3, 4010), ("quiet", 5, 5)]), top: 1)
+        #expect(interval.top.map(\.key.queryID) == ["new-slow"])
+        #expect(tracker.accumulatedCounters(key("new-slow")).calls == 2)
+        #expect(tracker.accumulatedCounters(key("new-slow")).totalMilliseconds == 4000)
+        // Everything outside the top K lands in "other" so totals stay right.
+        #expect(tracker.otherByDatabase["agentmitra"]?.calls == 1)
+        #expect(interval.totalsByDatabase["agentmitra"]?.calls == 3)
+        #expect(interval.totalsByDatabase["agentmitra"]?.totalMilliseconds == 4001)
+    }
+
+    @Test func fullResetCountsFromZeroWithoutNegativeDeltas() {
+        var tracker = StatementsTracker()
+        _ = tracker.ingest(snapshot([("a", 10, 100)], statsReset: 100), top: 5)
+        _ = tracker.ingest(snapshot([("a", 15, 150)], statsReset: 100), top: 5)
+        #expect(tracker.accumulatedCounters(key("a")).calls == 5)
+        // pg_stat_statements_reset(), then 20 more calls: more than before the reset, so only
+        // stats_reset tells that the counters restarted.
+        let interval = tracker.ingest(snapshot([("a", 20, 200)], statsReset: 200), top: 5)
+        #expect(interval.fullReset)
+        #expect(tracker.accumulatedCounters(key("a")).calls == 25)
+    }
+
+    @Test func entryThatWentDownWasRecreatedAndCountsFromZero() {
+        var tracker = StatementsTracker()
+        _ = tracker.ingest(snapshot([("a", 50, 500)], statsReset: nil, dealloc: nil), top: 5)
+        _ = tracker.ingest(snapshot([("a", 3, 30)], statsReset: nil, dealloc: nil), top: 5)
+        #expect(tracker.accumulatedCounters(key("a")).calls == 3)
+        #expect(tracker.accumulatedCounters(key("a")).totalMilliseconds == 30)
+    }
+
+    @Test func changedStatsSinceMeansEvictedAndRecreated() {
+        var tracker = StatementsTracker()
+        _ = tracker.ingest(snapshot([("a", 5, 50)], statsSince: ["a": 1000]), top: 5)
+        let interval = tracker.ingest(snapshot([("a", 9, 90)], dealloc: 1, statsSince: ["a": 2000]), top: 5)
+        #expect(tracker.accumulatedCounters(key("a")).calls == 9)
+        #expect(interval.evicted == 1)
+    }
+
+    @Test func evictedEntriesDisappearAndNewOnesCountWhole() {
+        var tracker = StatementsTracker()
+        _ = tracker.ingest(snapshot([("a", 5, 50), ("b", 5, 50)]), top: 5)
+        _ = tracker.ingest(snapshot([("a", 6, 60), ("c", 2, 20)], dealloc: 1), top: 5)
+        #expect(tracker.accumulatedCounters(key("a")).calls == 1)
+        #expect(tracker.accumulatedCounters(key("c")).calls == 2)
+        #expect(tracker.accumulatedCounters(key("b")).calls == 0)
+    }
+
+    @Test func countersNeverDecreaseAcrossRankChanges() {
+        var tracker = StatementsTracker()
+        var calls: [String: Double] = ["a": 0, "b": 0]
+        var previousExported: [String: Double] = [:]
+        var previousOther = 0.0
+        _ = tracker.ingest(snapshot([("a", 0, 0), ("b", 0, 0)]), top: 1)
+        for round in 0..<20 {
+            // a and b alternate as the heaviest statement.
+            calls["a"]! += Double(round % 2 == 0 ? 10 : 1)
+            calls["b"]! += Double(round % 2 == 0 ? 1 : 10)
+            _ = tracker.ingest(snapshot([("a", calls["a"]!, calls["a"]! * 10), ("b", calls["b"]!, calls["b"]! * 10)]), top: 1)
+            for id in ["a", "b"] {
+                let value = tracker.accumulatedCounters(key(id)).calls
+                #expect(value >= previousExported[id, default: 0])
+                previousExported[id] = value
+            }
+            let other = tracker.otherByDatabase["agentmitra"]?.calls ?? 0
+            #expect(other >= previousOther)
+            previousOther = other
+        }
+        // Sum over all series equals what the server counted.
+        let exported = previousExported.values.reduce(0, +) + previousOther
+        #expect(exported == calls["a"]! + calls["b"]!)
+    }
+
+    @Test func queryTextIsNormalisedAndTruncated() {
+        #expect(normaliseQueryText("SELECT  *\n\tFROM   lic_schema.policies\nWHERE id = $1", maxLength: 200)
+            == "SELECT * FROM lic_schema.policies WHERE id = $1")
+        #expect(normaliseQueryText(String(repeating: "x", count: 50), maxLength: 20).count == 20)
+    }
+}
+
+@Suite struct MetricSetTests {
+    @Test func budgetDropsWholeEntitiesFromTheEnd() {
+        var set = MetricSet()
+        let a = set.gauge("a", "A.")
+        let b = set.gauge("b", "B.")
+        for index in 0..<5 {
+            set.add(a, [Label("n", "\(index)")], Double(index))
+            set.add(b, [Label("n", "\(index)")], Double(index))
+            set.nextEntity()
+        }
+        let (families, dropped) = set.families(limit: 5)
+        #expect(dropped == 6)
+        #expect(families.map(\.series.count) == [2, 2])
+        #expect(families[0].series.map(\.labels) == [[Label("n", "0")], [Label("n", "1")]])
+    }
+
+    @Test func nullValuesAddNothing() {
+        var set = MetricSet()
+        let a = set.gauge("a", "A.")
+        set.add(a, [], nil)
+        #expect(set.count == 0)
+        #expect(set.families(limit: 10).families.isEmpty)
+    }
+}
+
+@Suite struct BackoffAndConfigTests {
+    @Test func backoffDoublesUpToTheCap() {
+        let backoff = ReconnectBackoff(initial: .seconds(1), maximum: .seconds(10))
+        #expect((1...6).map { backoff.delay(afterFailures: $0) } == [.seconds(1), .seconds(2), .seconds(4), .seconds(8), .seconds(10), .seconds(10)])
+    }
+
+    @Test func postgresEntryWithAllOptions() throws {
+        let yaml = """
+        postgres:
+          - name: agentmitra
+            params: {host: 127.0.0.1, port: "5432", user: exporter, password: "${env:PGPW}", dbname: agentmitra}
+            timeout: 4s
+            statement_timeout: 2s
+            lock_timeout: 500ms
+            series_budget: 500
+            collectors: [database, statements, tables]
+            statements: {top: 20, query_text: true, query_text_length: 80}
+            tables: {schemas: [lic_schema, public]}
+        """
+        let config = try ConfigLoader.parse(yaml, file: "t.yml", resolver: SecretResolver(environment: ["PGPW": "p@ss w'rd"]))
+        let instance = try #require(config.postgres.first)
+        #expect(instance.parameters.first { $0.key == "password" }?.value == "p@ss w'rd")
+        #expect(instance.statementTimeout == .seconds(2))
+        #expect(instance.lockTimeout == .milliseconds(500))
+        #expect(instance.seriesBudget == 500)
+        #expect(instance.statements.top == 20 && instance.statements.queryText && instance.statements.queryTextLength == 80)
+        #expect(instance.tables.schemas == ["lic_schema", "public"])
+        #expect(!instance.connectionDescription.contains("p@ss"))
+        #expect(!config.summary.contains("p@ss"))
+    }
+
+    @Test func defaultsAreSafe() throws {
+        let config = try ConfigLoader.parse("postgres:\n  - name: a\n    dsn: postgresql://u@h/db\n    timeout: 5s\n", file: "t.yml")
+        let instance = try #require(config.postgres.first)
+        #expect(instance.statementTimeout == .seconds(4))
+        #expect(instance.lockTimeout == .seconds(1))
+        #expect(instance.seriesBudget == 10_000)
+        #expect(instance.statements.top == 100 && !instance.statements.queryText)
+        #expect(instance.tables.schemas == ["lic_schema"])
+    }
+
+    @Test(arguments: [
+        ("postgres:\n  - name: a\n", "t.yml:2:5: postgres[0]: one of \"dsn\" or \"params\" is required"),
+        ("postgres:\n  - name: a\n    dsn: x\n    params: {host: h}\n", "t.yml:2:5: postgres[0]: \"dsn\" and \"params\" are exclusive; use one"),
+        ("postgres:\n  - name: a\n    dsn: x\n    timeout: 2s\n    statement_timeout: 2s\n",
+         "t.yml:5:24: postgres[0].statement_timeout: must be shorter than the timeout 2s so one slow statement cannot use up the run"),
+        ("postgres:\n  - name: a\n    dsn: x\n    statements: {top: 0}\n", "t.yml:4:23: postgres[0].statements.top: 0 is out of range 1...10000"),
+        ("postgres:\n  - name: a\n    dsn: x\n    tables: {schemas: []}\n", "t.yml:4:23: postgres[0].tables.schemas: must list at least one schema"),
+    ])
+    func invalidEntries(yaml: String, message: String) {
+        #expect {
+            _ = try ConfigLoader.parse(yaml, file: "t.yml")
+        } throws: { error in
+            let messages = (error as? ConfigErrors)?.errors.map(\.description) ?? []
+            if !messages.contains(message) { Issue.record("got \(messages)") }
+            return messages.contains(message)
+        }
+    }
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every test: Swift unit and integration tests (against a throwaway PostgreSQL and
+# HTTP servers on loopback), then the alert rule, dashboard and deployment checks.
+# Everything it starts is stopped on exit, whatever the outcome.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+pg_port=""
+work=$(mktemp -d /tmp/mitra-test.XXXXXX)
+chmod 755 "$work"
+
+cleanup() {
+  if [ -x scripts/pg-test-cluster.sh ] && [ -d "$work/pg" ]; then
+    scripts/pg-test-cluster.sh stop "$work/pg" "$pg_port" >/dev/null 2>&1 || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+if [ -x scripts/pg-test-cluster.sh ]; then
+  pg_port=$(free_port)
+  echo "== PostgreSQL test cluster on 127.0.0.1:$pg_port"
+  scripts/pg-test-cluster.sh start "$work/pg" "$pg_port"
+  eval "$(scripts/pg-test-cluster.sh env "$work/pg" "$pg_port")"
+  export MITRA_TEST_REQUIRE_PG=1
+fi
+
+echo "== swift build"
+swift build --build-tests
+export MITRA_EXPORTER_BIN="$root/.build/debug/mitra-exporter"
+
+echo "== swift test"
+swift test --skip-build
+
+for check in alerts/test.sh dashboards/test.sh deploy/test.sh; do
+  if [ -f "$check" ]; then
+    echo "== $check"
+    bash "$check"
+  fi
+done
+echo "== all tests passed"

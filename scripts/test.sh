@@ -32,7 +32,7 @@ swift build --build-tests
 export MITRA_EXPORTER_BIN="$root/.build/debug/mitra-exporter"
 
 echo "== swift test"
-swift test --skip-build
+swift test --skip-build --no-parallel
 
 for check in alerts/test.sh dashboards/test.sh deploy/test.sh; do
   if [ -f "$check" ]; then

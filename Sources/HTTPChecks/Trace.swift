@@ -70,10 +70,8 @@ struct StepTrace: Sendable {
 
     static func preview(_ bytes: [UInt8], totalLength: Int, redactor: TraceRedactor) -> String {
         let cut = totalLength > bodyPreviewBytes
-        // Redact the whole head before cutting so a secret split at the cut cannot survive.
-        let head = String(decoding: bytes.prefix(bodyPreviewBytes * 2), as: UTF8.self)
-        var text = redactor.text(head)
-        if text.count > bodyPreviewBytes { text = String(text.prefix(bodyPreviewBytes)) }
+        var text = redactor.text(String(decoding: bytes.prefix(bodyPreviewBytes), as: UTF8.self))
+        if cut { text = redactor.droppingPartialSecret(atEndOf: text) }
         let printable = String(text.unicodeScalars.map { $0.value < 0x20 && $0 != "\n" && $0 != "\t" ? "." : Character($0) })
         return printable + (cut ? " … (\(totalLength) bytes)" : "")
     }
@@ -110,9 +108,9 @@ struct RecordedStep: Sendable {
         self.step = step
         var kept = run
         bodyLength = run.response?.body.count ?? 0
-        // Enough for the preview (redacted before it is cut); bounds memory per trace.
-        if let body = run.response?.body, body.count > StepTrace.bodyPreviewBytes * 2 {
-            kept.response?.body = Array(body.prefix(StepTrace.bodyPreviewBytes * 2))
+        // Only what the preview shows is kept: a thousand checks × five traces must stay small.
+        if let body = run.response?.body, body.count > StepTrace.bodyPreviewBytes {
+            kept.response?.body = Array(body.prefix(StepTrace.bodyPreviewBytes))
         }
         self.run = kept
     }

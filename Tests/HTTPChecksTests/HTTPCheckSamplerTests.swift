@@ -64,6 +64,7 @@ struct HTTPCheckSamplerTests {
         ("{headers: {Content-Type: \"^text/html\"}}", "body", true),
         ("{headers: {X-Missing: \".*\"}}", "body", true),
         ("{max_duration: 4s}", nil, false),
+        ("{json: {\"$.token_type\": {exists: false}}}", nil, false),
     ] as [(String, String?, Bool)])
     func expectations(expect: String, reason: String?, dueToRegex: Bool) async throws {
         let engine = HTTPProbeEngine()

@@ -138,23 +138,33 @@ struct RunTrace: Sendable {
     var steps: [RecordedStep]
     /// Values extracted during the run (tokens): redacted wherever they appear.
     var extracted: [String] = []
+    /// Successful runs this one stands for (it is the latest of them).
+    var successfulRuns = 1
 
     func render(into lines: inout [String], redactor: Redactor) {
         let traceRedactor = TraceRedactor(redactor, extracted: extracted)
         let result = success ? "SUCCESS" : "FAILURE"
-        lines.append("=== \(started.formatted(.iso8601))  \(result)  \(StepTrace.format(durationSeconds))")
+        let repeats = successfulRuns > 1 ? "  (latest of \(successfulRuns) successful runs in a row)" : ""
+        lines.append("=== \(started.formatted(.iso8601))  \(result)  \(StepTrace.format(durationSeconds))\(repeats)")
         if let failure { lines.append("  \(failure)") }
         for step in steps { step.trace(traceRedactor).render(into: &lines) }
         lines.append("")
     }
 }
 
-/// The last few runs, newest last.
+/// The last few runs, newest last. Successful runs in a row are kept as one (the latest),
+/// so a healthy check holds a single trace and the ring keeps the failures around it.
 struct TraceRing: Sendable {
     static let capacity = 5
     private(set) var runs: [RunTrace] = []
 
     mutating func append(_ run: RunTrace) {
+        if run.success, let last = runs.last, last.success {
+            var merged = run
+            merged.successfulRuns = last.successfulRuns + 1
+            runs[runs.count - 1] = merged
+            return
+        }
         runs.append(run)
         if runs.count > Self.capacity { runs.removeFirst(runs.count - Self.capacity) }
     }

@@ -319,7 +319,9 @@ private struct EngineLoop {
 /// A burst of transfers (every check firing at once) leaves freed buffers that glibc keeps
 /// mapped; handing them back after the burst keeps the resident size near the steady state.
 private struct MemoryTrim {
-    private var peak = 0
+    /// Starts at the threshold so the first idle moment after startup (config parsing and
+    /// the first round of probes) trims once.
+    private var peak = minimumBurst
     private var lastTrim = ContinuousClock.now
     static let minimumBurst = 32
     static let spacing: Duration = .seconds(10)

@@ -1,3 +1,4 @@
+import CCurl
 import ExporterConfig
 import Exposition
 import Foundation
@@ -71,6 +72,9 @@ struct HTTPBenchmark {
         let elapsed = (clock.now - started).inSeconds
         let cpu = Self.cpuSeconds() - cpuStart
         let memory = Self.memory()
+        // How much of the resident size is freed heap that glibc kept (live data stays).
+        mitra_release_free_memory()
+        let trimmed = Self.memory()
 
         var successes = 0.0, failures = 0.0
         var phaseMismatches = 0
@@ -99,6 +103,7 @@ struct HTTPBenchmark {
             "checks": Double(checks), "seconds": elapsed, "probes": probes, "failures": failures,
             "cpu_seconds": cpu, "cpu_seconds_per_1000_probes": probes > 0 ? cpu / probes * 1000 : 0,
             "rss_bytes": memory.rss, "peak_rss_bytes": memory.peak, "baseline_rss_bytes": baseline.rss,
+            "rss_after_trim_bytes": trimmed.rss,
             "metrics_bytes": Double(rendered.utf8.count), "render_seconds": renderSeconds,
             "phase_mismatches": Double(phaseMismatches),
         ]

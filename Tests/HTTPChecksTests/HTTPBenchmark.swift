@@ -51,9 +51,13 @@ struct HTTPBenchmark {
             yaml += "  - {name: c\(index), url: \"\(url)\", interval: \(interval), timeout: 5s, expect: {status: [200]}}\n"
         }
         let config = try parseConfig(yaml)
+        yaml = ""
+        mitra_release_free_memory()
+        let afterConfig = Self.memory()
         let engine = HTTPProbeEngine()
         defer { engine.shutdown() }
         let samplers: [any Sampler] = config.checks.map { HTTPCheckSampler(config: $0, engine: engine, redactor: config.redactor) }
+        let afterSamplers = Self.memory()
         let store = SnapshotStore()
         var logger = Logger(label: "bench")
         logger.logLevel = .error
@@ -103,7 +107,8 @@ struct HTTPBenchmark {
             "checks": Double(checks), "seconds": elapsed, "probes": probes, "failures": failures,
             "cpu_seconds": cpu, "cpu_seconds_per_1000_probes": probes > 0 ? cpu / probes * 1000 : 0,
             "rss_bytes": memory.rss, "peak_rss_bytes": memory.peak, "baseline_rss_bytes": baseline.rss,
-            "rss_after_trim_bytes": trimmed.rss,
+            "rss_after_trim_bytes": trimmed.rss, "rss_after_config_bytes": afterConfig.rss,
+            "rss_after_samplers_bytes": afterSamplers.rss,
             "metrics_bytes": Double(rendered.utf8.count), "render_seconds": renderSeconds,
             "phase_mismatches": Double(phaseMismatches),
         ]

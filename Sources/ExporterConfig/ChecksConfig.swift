@@ -21,11 +21,13 @@ import Yams
 ///       headers: {Content-Type: "^application/json"}   # value regexes; the header must be present
 ///       max_duration: 1s
 ///     tls: {ca_file: ..., cert_file: ..., key_file: ..., insecure_skip_verify: false, server_name: ...}
+///                                      # server_name is sent as SNI and Host and verified;
+///                                      # the connection still goes to the URL's host:port
 ///     follow_redirects: true
 ///     max_redirects: 10
 ///     ip_version: any                  # any, ipv4, ipv6
 ///     proxy: http://proxy:3128
-///     max_body_size: 1MiB
+///     max_body_size: 1MiB              # a larger body fails the check (reason body)
 /// scenarios:
 ///   - name: login-junior-agent
 ///     variables: {base: "http://127.0.0.1:8000"}

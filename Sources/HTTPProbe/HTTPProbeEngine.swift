@@ -14,9 +14,23 @@ public final class HTTPProbeEngine: Sendable {
     /// libcurl's global state is set up once per process, before any handle exists.
     private static let globalInit: CURLcode = mitra_curl_global_init()
 
+    /// Every probe in flight holds a socket; a thousand checks against a hung target would
+    /// run into the common soft limit of 1024 descriptors and fail as `connect`. The soft
+    /// limit is raised towards the hard one once, as Go's runtime does for its exporters.
+    private static let descriptorLimit: Void = {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        let wanted = min(limit.rlim_max, 65536)
+        if limit.rlim_cur < wanted {
+            limit.rlim_cur = wanted
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+    }()
+
     /// Starts the engine thread.
     public init(name: String = "mitra-curl") {
         _ = Self.globalInit
+        _ = Self.descriptorLimit
         shared = EngineShared()
         let shared = shared
         let thread = Thread {

@@ -254,6 +254,14 @@ struct HTTPProbeEngineTests {
         #expect(engine.inFlightCount == 0)
     }
 
+    @Test func descriptorSoftLimitIsRaisedForManySockets() {
+        let engine = HTTPProbeEngine()
+        defer { engine.shutdown() }
+        var limit = rlimit()
+        #expect(getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0)
+        #expect(limit.rlim_cur >= min(limit.rlim_max, 65536))
+    }
+
     @Test func shutdownFailsInFlightAndLaterRequests() async throws {
         let engine = HTTPProbeEngine()
         let listener = try HangingListener()

@@ -61,6 +61,9 @@ stop_all() {
     done
     pids=()
     names=()
+    if [ -f "$work/standby/data/postmaster.pid" ]; then
+        runuser -u postgres -- "$pg_bin/pg_ctl" -D "$work/standby/data" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
+    fi
     if [ -n "$pg_port" ] && [ -d "$work/pg" ]; then
         scripts/pg-test-cluster.sh stop "$work/pg" "$pg_port" >/dev/null 2>&1 || true
     fi
@@ -108,8 +111,8 @@ wait_http() {
 
 secret() { head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24; }
 
-read -r pg_port api_port admin_port tls_port exporter_port prom_port am_port hook_port \
-    < <(python3 e2e/servers.py free-ports 8)
+read -r pg_port standby_port api_port admin_port tls_port exporter_port prom_port am_port hook_port \
+    < <(python3 e2e/servers.py free-ports 9)
 
 echo "== PostgreSQL on 127.0.0.1:$pg_port"
 scripts/pg-test-cluster.sh start "$work/pg" "$pg_port"
@@ -137,6 +140,17 @@ ALTER SYSTEM SET autovacuum_vacuum_insert_threshold = 50;
 ALTER SYSTEM SET autovacuum_vacuum_insert_scale_factor = 0;
 SELECT pg_reload_conf();
 SQL
+
+# A streaming standby, so that the primary's pg_stat_replication (and its panels) has a row.
+echo "== PostgreSQL standby on 127.0.0.1:$standby_port"
+mkdir -p "$work/standby"
+chown postgres: "$work/standby"
+chmod 700 "$work/standby"
+runuser -u postgres -- "$pg_bin/pg_basebackup" -h "$work/pg" -p "$pg_port" -U postgres -D "$work/standby/data" \
+    -R -X stream -c fast >"$work/logs/standby.log" 2>&1 || fail "pg_basebackup failed (see logs/standby.log)"
+runuser -u postgres -- "$pg_bin/pg_ctl" -D "$work/standby/data" -l "$work/standby/server.log" -w -t 30 \
+    -o "-p $standby_port -k $work/standby -c listen_addresses=127.0.0.1" start >/dev/null \
+    || fail "the standby did not start (see $work/standby/server.log)"
 
 echo "== demo API on 127.0.0.1:$api_port (switches on :$admin_port)"
 AGENTMITRA_DEMO_DSN="host=127.0.0.1 port=$pg_port dbname=agentmitra user=e2e_api password=$api_password connect_timeout=3" \

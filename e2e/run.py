@@ -199,6 +199,8 @@ def ready(prom):
     problems += [f"check {c} not succeeding" for c in CHECKS if c not in checks]
     roles = {dict(k).get("role") for k, v in values("mitra_scenario_success").items() if v == 1}
     problems += [f"login scenario for {r} not succeeding" for r in ROLES if r not in roles]
+    if not values('mitra_scenario_success{scenario="agent-quote"} == 1'):
+        problems.append("scenario agent-quote not succeeding")
     logins = {dict(k).get("role") for k in values('rate(agentmitra_login_attempts_total{outcome="success"}[10s]) > 0')}
     problems += [f"no audited logins for {r}" for r in ROLES if r not in logins]
     if not values('sum(rate(agentmitra_api_requests_total[10s])) > 0'):
@@ -362,6 +364,7 @@ def scenarios(args):
             # database is back. Stale PostgreSQL collectors are inhibited by MitraPostgresDown
             # (deploy/alertmanager), so they must NOT arrive.
             allowed=[{"alertname": "MitraEndpointDown", "check": "~" + "|".join(DB_CHECKS)},
+                     {"alertname": "MitraEndpointDown", "scenario": "agent-quote"},
                      {"alertname": "MitraLoginRoleFailing"},
                      {"alertname": "MitraLoginSuccessErrorBudgetBurn"},
                      {"alertname": "MitraAPIAvailabilityErrorBudgetBurn"},
@@ -411,13 +414,51 @@ def dashboard_expressions(directory):
                 yield f"{name} variable ${variable['name']}", query
 
 
-def substitute(expr, range_seconds):
-    """Grafana's variables, as Grafana would fill them for this run: every instance, check,
-    role ... (`.*`, as the "All" option does), a rate interval of a few scrapes."""
+def substitute(expr, range_seconds, values=None):
+    """Grafana's variables, as Grafana fills them for this run: a rate interval of a few
+    scrapes, and each template variable either "All" (`.*`) or the value chosen in `values`."""
     expr = expr.replace("$__rate_interval", "10s").replace("${__rate_interval}", "10s")
     expr = expr.replace("$__interval", "2s").replace("${__interval}", "2s")
     expr = expr.replace("$__range", f"{range_seconds}s").replace("${__range}", f"{range_seconds}s")
-    return re.sub(r"\$\{?(\w+)(?::\w+)?\}?", ".*", expr)
+    values = values or {}
+    return re.sub(r"\$\{?(\w+)(?::\w+)?\}?", lambda m: values[m.group(1)] if m.group(1) in values else ".*", expr)
+
+
+# One concrete selection per template variable, as an engineer would pick it: every panel
+# must also have data for it, and each variable's query must offer it.
+CHOSEN = {"check": "tls-edge", "role": "role-junior-agent", "scenario": "login-junior-agent",
+          "instance_name": "agentmitra", "datname": "agentmitra"}
+
+
+def dashboard_variables(directory):
+    for path in sorted(glob.glob(os.path.join(directory, "*.json"))):
+        with open(path) as handle:
+            dashboard = json.load(handle)
+        for variable in dashboard.get("templating", {}).get("list", []):
+            if variable.get("type") != "query":
+                continue
+            query = variable["query"]["query"] if isinstance(variable["query"], dict) else variable["query"]
+            match = re.fullmatch(r"label_values\((.*),\s*(\w+)\)", query, flags=re.S)
+            if match:
+                yield os.path.basename(path), variable["name"], match.group(1), match.group(2)
+
+
+def variable_values(prom, directory, start, end):
+    """The values each template variable offers over the run, and the problems found."""
+    offered, problems = {}, []
+    for dashboard, name, expr, label in dashboard_variables(directory):
+        query = f"group by ({label}) ({substitute(expr, int(end - start) + 1)})"
+        answer = prom.api("query_range", query=query, start=f"{start:.3f}", end=f"{end:.3f}", step="2")
+        if answer.get("status") != "success":
+            problems.append(f"{dashboard} ${name}: {answer.get('error')}")
+            continue
+        values = {series["metric"].get(label, "") for series in answer["data"]["result"]} - {""}
+        offered.setdefault(name, set()).update(values)
+        if not values:
+            problems.append(f"{dashboard} ${name}: offers no value")
+        elif name in CHOSEN and CHOSEN[name] not in values:
+            problems.append(f"{dashboard} ${name}: does not offer {CHOSEN[name]} (offers {sorted(values)})")
+    return offered, problems
 
 
 def has_data(prom, expr, start, end):
@@ -457,22 +498,32 @@ def selectors(expr):
 def phase_expressions(prom, results, dashboards_dir, start):
     end = time.time()
     range_seconds = int(end - start) + 1
-    # Dashboards.
+    # Dashboards: the template variables, then every expression with "All" selected and
+    # with one concrete value of each variable.
+    offered, problems = variable_values(prom, dashboards_dir, start, end)
+    results.record("dashboards: every template variable offers the run's label values", not problems,
+                   "\n    ".join([""] + problems))
+    chosen = dict(CHOSEN)
+    if offered.get("instance"):
+        chosen["instance"] = sorted(offered["instance"])[0]
     empty, broken, count = [], [], 0
     for where, expr in dashboard_expressions(dashboards_dir):
         count += 1
-        query = substitute(expr, range_seconds)
-        ok, error = has_data(prom, query, start, end)
-        if ok is None:
-            broken.append(f"{where}: {error}")
-        elif not ok:
-            excused = [m for m in NO_DATA_EXPECTED if m in query]
-            if excused:
-                log(f"no data, as expected ({NO_DATA_EXPECTED[excused[0]]}): {where}")
-            else:
-                empty.append(f"{where}: {query}")
+        for selection, values in (("All", None), ("one value each", chosen)):
+            query = substitute(expr, range_seconds, values)
+            ok, error = has_data(prom, query, start, end)
+            if ok is None:
+                broken.append(f"{where}: {error}")
+                break
+            if not ok:
+                excused = [m for m in NO_DATA_EXPECTED if m in query]
+                if excused:
+                    log(f"no data, as expected ({NO_DATA_EXPECTED[excused[0]]}): {where}")
+                else:
+                    empty.append(f"{where} [{selection}]: {query}")
     results.record(f"dashboards: {count} expressions parse", not broken, "\n    ".join([""] + broken))
-    results.record(f"dashboards: every expression has data", not empty, "\n    ".join([""] + empty))
+    results.record("dashboards: every expression has data, with All and with one value per variable", not empty,
+                   "\n    ".join([""] + empty))
 
     # Rules, as Prometheus loaded them.
     rec_empty, alert_empty, broken, records, alerts, fired, quiet = [], [], [], 0, 0, 0, set()

@@ -213,7 +213,8 @@ wait_http prometheus "http://127.0.0.1:$prom_port/-/ready" 30
 
 echo "== assertions"
 set +e
-python3 e2e/run.py --prometheus "http://127.0.0.1:$prom_port" --webhook-log "$work/notifications.jsonl" \
+# Every wait inside is bounded; this bounds their sum too.
+timeout --signal=TERM 600 python3 e2e/run.py --prometheus "http://127.0.0.1:$prom_port" --webhook-log "$work/notifications.jsonl" \
     --admin-url "http://127.0.0.1:$admin_port" --admin-secret "$admin_secret" \
     --pg-script "$root/scripts/pg-test-cluster.sh" --pg-dir "$work/pg" --pg-port "$pg_port" \
     --dashboards dashboards --started "$exporter_started" ${E2E_ONLY:+--only "$E2E_ONLY"}

@@ -569,7 +569,8 @@ def main():
     parser.add_argument("--prometheus", required=True)
     parser.add_argument("--webhook-log", required=True)
     parser.add_argument("--admin-url", required=True)
-    parser.add_argument("--admin-secret", required=True)
+    parser.add_argument("--admin-secret", default=os.environ.get("E2E_ADMIN_SECRET", ""),
+                        help="X-Demo-Admin-Secret (default: $E2E_ADMIN_SECRET)")
     parser.add_argument("--pg-script", required=True)
     parser.add_argument("--pg-dir", required=True)
     parser.add_argument("--pg-port", required=True)

@@ -212,12 +212,17 @@ wait_http alertmanager "http://127.0.0.1:$am_port/-/ready" 30
 wait_http prometheus "http://127.0.0.1:$prom_port/-/ready" 30
 
 echo "== assertions"
-set +e
-# Every wait inside is bounded; this bounds their sum too.
-timeout --signal=TERM 600 python3 e2e/run.py --prometheus "http://127.0.0.1:$prom_port" --webhook-log "$work/notifications.jsonl" \
-    --admin-url "http://127.0.0.1:$admin_port" --admin-secret "$admin_secret" \
+# In the background with `wait`, so that a signal runs the cleanup trap at once instead of
+# after the assertions end. Every wait inside is bounded; `timeout` bounds their sum too.
+E2E_ADMIN_SECRET=$admin_secret timeout --signal=TERM 600 python3 e2e/run.py --prometheus "http://127.0.0.1:$prom_port" \
+    --webhook-log "$work/notifications.jsonl" \
+    --admin-url "http://127.0.0.1:$admin_port" \
     --pg-script "$root/scripts/pg-test-cluster.sh" --pg-dir "$work/pg" --pg-port "$pg_port" \
-    --dashboards dashboards --started "$exporter_started" ${E2E_ONLY:+--only "$E2E_ONLY"}
+    --dashboards dashboards --started "$exporter_started" ${E2E_ONLY:+--only "$E2E_ONLY"} &
+pids+=("$!")
+names+=(assertions)
+set +e
+wait "$!"
 result=$?
 set -e
 

@@ -109,7 +109,7 @@ wait_http() {
     done
 }
 
-secret() { head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24; }
+secret() { python3 -c 'import secrets; print(secrets.token_hex(12))'; }
 
 read -r pg_port standby_port api_port admin_port tls_port exporter_port prom_port am_port hook_port \
     < <(python3 e2e/servers.py free-ports 9)

@@ -39,7 +39,8 @@ debug: deps revision
 test: deps revision
 	bash scripts/test.sh
 
-demo: deps build
+demo: deps revision
+	$(SWIFT) build -c release
 	bash scripts/demo.sh
 
 clean:

@@ -154,7 +154,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DemoAPITests",
-            dependencies: ["agentmitra-demo-api", "PostgresClient",
+            dependencies: ["agentmitra-demo-api", "PostgresClient", "ExporterConfig",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "HummingbirdTesting", package: "hummingbird"),
                            .product(name: "Logging", package: "swift-log")],

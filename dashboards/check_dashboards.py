@@ -3,6 +3,10 @@
 
     check_dashboards.py structure         # print problems, exit 1 if any
     check_dashboards.py rules OUT.yml     # write every expression as a recording rule
+    check_dashboards.py queries [RATE_INTERVAL RANGE]
+                                          # every expression as JSON, for end-to-end tests
+    check_dashboards.py live PROMETHEUS_URL
+                                          # run them all; fail on errors and unexpected empties
 
 Grafana template variables are not PromQL, so before promtool parses an expression the
 variables are replaced by values of the same shape: `$__rate_interval` by a duration and
@@ -106,11 +110,12 @@ def recorded_names():
 
 
 def metric_names(expr):
+    # {__name__=~"name(_total)?"} selects a counter under both of its scrape-format names.
+    names = set(re.findall(r'__name__=~"([A-Za-z_:][A-Za-z0-9_:]*)\(_total\)\?"', expr))
     stripped = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)          # label values
     stripped = re.sub(r"\{[^}]*\}", "", stripped)                 # matchers
     stripped = re.sub(r"\[[^\]]*\]", "", stripped)                # ranges
     stripped = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", stripped)
-    names = set()
     for token in re.findall(r"[A-Za-z_:][A-Za-z0-9_:]*", stripped):
         if token.lower() in PROMQL_WORDS:
             continue
@@ -239,6 +244,63 @@ def structure():
     return 1 if problems else 0
 
 
+# Series whose absence is normal in some setups, so an end-to-end "every panel returns data"
+# check must not fail on them unless its setup provides them.
+OPTIONAL = {
+    "probe_ssl_earliest_cert_expiry": "only HTTPS checks have certificates",
+    "probe_tls_version_info": "only HTTPS checks have a TLS version",
+    "pg_stat_replication_": "only a primary with standbys has pg_stat_replication rows",
+    "pg_stat_user_tables_last_autovacuum_age_seconds": "only tables autovacuum has processed",
+    "pg_stat_activity_count": "no series while the exporter is the only client",
+    "mitra_exporter_series_dropped_total": "only collectors that hit a series limit",
+    "agentmitra_": "needs the audit-trail SQL collectors (auth_events, api_request_log)",
+    "ALERTS": "only while an alert fires",
+}
+
+
+def queries(rate_interval, range_, out=True):
+    """Every expression, variables substituted for an instant query, with the reasons it may be empty."""
+    items = []
+    for name, dashboard in dashboards():
+        for where, expr in expressions(dashboard):
+            concrete = expr.replace("$__rate_interval", rate_interval).replace("$__interval", rate_interval)
+            concrete = re.sub(r"\$\{?(\w+)\}?", ".*", concrete.replace("$__range", range_))
+            reasons = sorted({why for prefix, why in OPTIONAL.items()
+                              for metric in metric_names(concrete) if metric.startswith(prefix)})
+            items.append({"dashboard": name, "where": where, "expr": concrete, "may_be_empty": reasons})
+    if not out:
+        return items
+    json.dump(items, sys.stdout, indent=1)
+    print()
+    return 0
+
+
+def live(url):
+    """Runs every expression against a live Prometheus: each must succeed, and return data
+    unless it is listed as possibly empty."""
+    import urllib.parse
+    import urllib.request
+    problems, items = [], queries("1m", "1h", out=False)
+    for item in items:
+        query = urllib.parse.urlencode({"query": item["expr"]})
+        try:
+            with urllib.request.urlopen(f"{url.rstrip('/')}/api/v1/query?{query}", timeout=30) as response:
+                answer = json.load(response)
+        except Exception as error:  # an HTTP 400 is a query Prometheus rejected
+            problems.append(f'{item["dashboard"]} {item["where"]}: query failed: {error}')
+            continue
+        if answer.get("status") != "success":
+            problems.append(f'{item["dashboard"]} {item["where"]}: {answer.get("error")}')
+        elif not answer["data"]["result"] and not item["may_be_empty"]:
+            problems.append(f'{item["dashboard"]} {item["where"]}: no data')
+        elif not answer["data"]["result"]:
+            print(f'  empty (allowed: {"; ".join(item["may_be_empty"])}): {item["dashboard"]} {item["where"]}')
+    for text in problems:
+        print(text, file=sys.stderr)
+    print(f"live: {len(items)} expressions, {len(problems)} problems")
+    return 1 if problems else 0
+
+
 def rules(out):
     items = []
     for name, dashboard in dashboards():
@@ -258,5 +320,9 @@ if __name__ == "__main__":
         sys.exit(structure())
     if len(sys.argv) == 3 and sys.argv[1] == "rules":
         sys.exit(rules(sys.argv[2]))
+    if len(sys.argv) == 3 and sys.argv[1] == "live":
+        sys.exit(live(sys.argv[2]))
+    if len(sys.argv) in (2, 4) and sys.argv[1] == "queries":
+        sys.exit(queries(*(sys.argv[2:4] or ["1m", "1h"])))
     print(__doc__, file=sys.stderr)
     sys.exit(2)

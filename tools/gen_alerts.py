@@ -132,7 +132,7 @@ SLOS = [
     SLO(
         slo="db-query-time", alert="MitraDBQueryTime", title="Database mean query time",
         objective=0.99, threshold=0.5,
-        bad="of the time the mean query time of {{ $labels.instance_name }} was above 0.5s",
+        bad="the time the mean query time of {{ $labels.instance_name }} was above 0.5s",
         time_based="max by (instance_name) (pg_stat_statements_mean_exec_seconds) > bool 0.5",
         by=["instance_name"],
     ),
@@ -223,7 +223,7 @@ def burn_alerts(base, slo):
             "annotations": {
                 "summary": f"{slo.title} is burning its error budget {number(rate)}x too fast{where}",
                 "description": (
-                    f"{{{{ $value | humanizePercentage }}}} {slo.bad} over the last {long} "
+                    f"{{{{ $value | humanizePercentage }}}} of {slo.bad} over the last {long} "
                     f"(and over {short}); the objective of {number(slo.objective * 100)}% allows "
                     f"{number(slo.budget * 100)}%, so the alert threshold is {number(rate)} x "
                     f"{number(slo.budget * 100)}% = {number(rate * slo.budget * 100)}%. "
@@ -319,7 +319,8 @@ THRESHOLD_GROUPS = {
               "{{ $value | humanizePercentage }} of max_connections are in use on "
               "{{ $labels.instance_name }} (threshold 80%)."),
         Alert("MitraPostgresDeadlocks",
-              "sum by (instance_name, datname) (increase(pg_stat_database_deadlocks[10m])) > 0\n",
+              # Both spellings: OpenMetrics scrapes add _total to this counter's name.
+              'sum by (instance_name, datname) (increase({__name__=~"pg_stat_database_deadlocks(_total)?"}[10m])) > 0\n',
               "ticket", "",
               "Deadlocks in {{ $labels.instance_name }}/{{ $labels.datname }}",
               "{{ printf \"%.0f\" $value }} deadlock(s) were detected in database {{ $labels.datname }} "

@@ -194,7 +194,7 @@ SCENARIO = query_variable("scenario", "Scenario",
 ROLE = query_variable("role", "Role", 'label_values(mitra_scenario_runs_total{instance=~"$instance",role!=""}, role)')
 PG_INSTANCE = query_variable("instance_name", "PostgreSQL", 'label_values(pg_up{instance=~"$instance"}, instance_name)')
 DATNAME = query_variable("datname", "Database",
-                         'label_values(pg_stat_database_xact_commit{instance_name=~"$instance_name"}, datname)')
+                         'label_values(pg_stat_database_numbackends{instance_name=~"$instance_name"}, datname)')
 
 
 def dashboard(uid, title, description, variables, items, tags=()):
@@ -223,6 +223,15 @@ def dashboard(uid, title, description, variables, items, tags=()):
         "uid": uid,
         "version": 1,
     }
+
+
+# Counters named without `_total` (postgres_exporter's names for pg_stat_database and
+# pg_stat_user_tables) gain the suffix when Prometheus scrapes OpenMetrics, which it prefers;
+# matching both spellings keeps the panels working with either scrape format.
+
+
+def either(counter, selector):
+    return f'{{__name__=~"{counter}(_total)?",{selector}}}'
 
 
 def percentile(q, metric, selector, by):
@@ -385,8 +394,11 @@ def postgres():
         Row("Availability and connections"),
         stat("Up", [target(f"pg_up{{{pg}}}", "{{instance_name}}")], "short", thresholds=higher_is_better(1),
              mappings=[{"type": "value", "options": {"0": {"text": "DOWN"}, "1": {"text": "UP"}}}], width=4),
+        # pg_stat_activity_count has no series while only the exporter is connected: show 0.
         stat("Connections used", [target(
-            f"sum by (instance_name) (pg_stat_activity_count{{{pg}}})\n/\nmax by (instance_name) (pg_settings_max_connections{{{pg}}})",
+            f"(\n  sum by (instance_name) (pg_stat_activity_count{{{pg}}})\n"
+            f"  or 0 * max by (instance_name) (pg_settings_max_connections{{{pg}}})\n)\n"
+            f"/\nmax by (instance_name) (pg_settings_max_connections{{{pg}}})",
             "{{instance_name}}")], "percentunit", thresholds=lower_is_better(0.7, 0.8), width=4),
         stat("Mean query time", [target(f"pg_stat_statements_mean_exec_seconds{{{pg}}}", "{{instance_name}}")], "s",
              thresholds=lower_is_better(DB_MEAN_QUERY * 0.8, DB_MEAN_QUERY), width=4,
@@ -402,17 +414,17 @@ def postgres():
             target(f"max(pg_settings_max_connections{{{pg}}})", "max_connections"),
         ], "short", minimum=0, custom={"stacking": {"mode": "none"}}),
         timeseries("Transactions", [
-            target(f"sum by (datname) (rate(pg_stat_database_xact_commit{{{db}}}[$__rate_interval]))", "commit {{datname}}"),
-            target(f"sum by (datname) (rate(pg_stat_database_xact_rollback{{{db}}}[$__rate_interval]))", "rollback {{datname}}"),
+            target(f"sum by (datname) (rate({either('pg_stat_database_xact_commit', db)}[$__rate_interval]))", "commit {{datname}}"),
+            target(f"sum by (datname) (rate({either('pg_stat_database_xact_rollback', db)}[$__rate_interval]))", "rollback {{datname}}"),
         ], "ops", minimum=0),
         timeseries("Cache hit ratio", [target(
-            f"sum by (datname) (rate(pg_stat_database_blks_hit{{{db}}}[$__rate_interval]))\n/\n"
-            f"(\n  sum by (datname) (rate(pg_stat_database_blks_hit{{{db}}}[$__rate_interval]))\n"
-            f"  + sum by (datname) (rate(pg_stat_database_blks_read{{{db}}}[$__rate_interval]))\n)", "{{datname}}")],
+            f"sum by (datname) (rate({either('pg_stat_database_blks_hit', db)}[$__rate_interval]))\n/\n"
+            f"(\n  sum by (datname) (rate({either('pg_stat_database_blks_hit', db)}[$__rate_interval]))\n"
+            f"  + sum by (datname) (rate({either('pg_stat_database_blks_read', db)}[$__rate_interval]))\n)", "{{datname}}")],
             "percentunit", thresholds=higher_is_better(0.95, 0.99), maximum=1),
         timeseries("Locks by mode and deadlocks", [
             target(f"sum by (mode) (pg_locks_count{{{db}}})", "{{mode}}"),
-            target(f"sum by (datname) (increase(pg_stat_database_deadlocks{{{db}}}[$__rate_interval]))", "deadlocks {{datname}}"),
+            target(f"sum by (datname) (increase({either('pg_stat_database_deadlocks', db)}[$__rate_interval]))", "deadlocks {{datname}}"),
         ], "short", minimum=0),
         Row("Queries"),
         timeseries("Mean query time vs 500 ms target", [target(
@@ -460,11 +472,11 @@ def postgres():
                                  "renameByName": {"Value #A": "dead share", "Value #B": "since autovacuum (s)",
                                                   "Value #C": "dead tuples"}}}]),
         timeseries("Sequential vs index scans (lic_schema)", [
-            target(f"sum by (relname) (rate(pg_stat_user_tables_seq_scan{{{lic}}}[$__rate_interval]))", "seq {{relname}}"),
-            target(f"sum by (relname) (rate(pg_stat_user_tables_idx_scan{{{lic}}}[$__rate_interval]))", "idx {{relname}}"),
+            target(f"sum by (relname) (rate({either('pg_stat_user_tables_seq_scan', lic)}[$__rate_interval]))", "seq {{relname}}"),
+            target(f"sum by (relname) (rate({either('pg_stat_user_tables_idx_scan', lic)}[$__rate_interval]))", "idx {{relname}}"),
         ], "ops", minimum=0),
         timeseries("Autovacuum runs (lic_schema)", [target(
-            f"sum by (relname) (increase(pg_stat_user_tables_autovacuum_count{{{lic}}}[$__rate_interval]))", "{{relname}}")],
+            f"sum by (relname) (increase({either('pg_stat_user_tables_autovacuum_count', lic)}[$__rate_interval]))", "{{relname}}")],
             "short", minimum=0),
         Row("Checkpoints and WAL"),
         timeseries("Checkpoints", [

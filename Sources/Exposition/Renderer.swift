@@ -101,10 +101,13 @@ public enum Renderer {
         var familyName = family.name
         var scalarSuffix = ""
         var type = family.type.rawValue
-        if family.type == .counter {
-            if familyName.hasSuffix("_total") { familyName.removeLast(6) }
+        if family.type == .counter, familyName.hasSuffix("_total") {
+            familyName.removeLast(6)
             scalarSuffix = "_total"
-        } else if family.type == .untyped {
+        } else if family.type == .counter || family.type == .untyped {
+            // OpenMetrics counter samples must end in `_total`. Counters named without it
+            // (postgres_exporter's, kept for its dashboards) are declared `unknown` so their
+            // names stay the same in both formats and in Prometheus' storage.
             type = "unknown"
         }
         output += "# TYPE \(familyName) \(type)\n"

@@ -15,7 +15,7 @@ public final class HTTPCheckSampler: Sampler {
     private let engine: HTTPProbeEngine
     private let runner: StepRunner
     private let redactor: Redactor
-    private let labels: [Label]
+    private let labels: ProbeLabelSets
     private let state = Mutex(State())
 
     private struct State {
@@ -37,7 +37,7 @@ public final class HTTPCheckSampler: Sampler {
         interval = config.interval
         timeout = config.timeout
         runner = StepRunner(request: config.request, client: config.client, expectations: CompiledExpectations(config.expect))
-        labels = [Label("check", config.name)] + config.labels.map { Label($0.name, $0.value) }
+        labels = ProbeLabelSets([Label("check", config.name)] + config.labels.map { Label($0.name, $0.value) })
     }
 
     public func sample() async -> SampleResult {

@@ -17,7 +17,7 @@ public final class ScenarioSampler: Sampler {
     private let runners: [StepRunner]
     private let redactor: Redactor
     private let labels: [Label]
-    private let stepLabels: [[Label]]
+    private let stepLabels: [ProbeLabelSets]
     private let state: Mutex<State>
 
     private struct State {
@@ -49,7 +49,7 @@ public final class ScenarioSampler: Sampler {
         }
         let userLabels = config.labels.map { Label($0.name, $0.value) }
         labels = [Label("scenario", config.name)] + userLabels
-        stepLabels = config.steps.map { [Label("scenario", config.name), Label("step", $0.name)] + userLabels }
+        stepLabels = config.steps.map { ProbeLabelSets([Label("scenario", config.name), Label("step", $0.name)] + userLabels) }
         state = Mutex(State(steps: Array(repeating: StepState(), count: config.steps.count)))
     }
 

@@ -91,15 +91,11 @@ struct StepRunner: Sendable {
             let phase = timings.phases.last { $0.seconds > 0 }?.name ?? "resolve"
             let during = ["resolve": "resolving the host", "connect": "connecting", "tls": "the TLS handshake",
                           "processing": "waiting for the response", "transfer": "reading the body"][phase] ?? phase
-            return "no complete response within \(DurationFormat.text(timeout)) (timed out while \(during))"
+            return "no complete response within \(DurationParser.format(timeout)) (timed out while \(during))"
         case .cancelled:
             return "cancelled after \(CompiledExpectations.seconds(timings.total))"
         default:
             return error.message
         }
     }
-}
-
-enum DurationFormat {
-    static func text(_ duration: Duration) -> String { DurationParser.format(duration) }
 }

@@ -70,10 +70,8 @@ struct StepTrace: Sendable {
 
     static func preview(_ bytes: [UInt8], totalLength: Int, redactor: TraceRedactor) -> String {
         let cut = totalLength > bodyPreviewBytes
-        // Redact the whole head before cutting so a secret split at the cut cannot survive.
-        let head = String(decoding: bytes.prefix(bodyPreviewBytes * 2), as: UTF8.self)
-        var text = redactor.text(head)
-        if text.count > bodyPreviewBytes { text = String(text.prefix(bodyPreviewBytes)) }
+        var text = redactor.text(String(decoding: bytes.prefix(bodyPreviewBytes), as: UTF8.self))
+        if cut { text = redactor.droppingPartialSecret(atEndOf: text) }
         let printable = String(text.unicodeScalars.map { $0.value < 0x20 && $0 != "\n" && $0 != "\t" ? "." : Character($0) })
         return printable + (cut ? " … (\(totalLength) bytes)" : "")
     }
@@ -110,9 +108,9 @@ struct RecordedStep: Sendable {
         self.step = step
         var kept = run
         bodyLength = run.response?.body.count ?? 0
-        // Enough for the preview (redacted before it is cut); bounds memory per trace.
-        if let body = run.response?.body, body.count > StepTrace.bodyPreviewBytes * 2 {
-            kept.response?.body = Array(body.prefix(StepTrace.bodyPreviewBytes * 2))
+        // Only what the preview shows is kept: a thousand checks × five traces must stay small.
+        if let body = run.response?.body, body.count > StepTrace.bodyPreviewBytes {
+            kept.response?.body = Array(body.prefix(StepTrace.bodyPreviewBytes))
         }
         self.run = kept
     }
@@ -140,23 +138,33 @@ struct RunTrace: Sendable {
     var steps: [RecordedStep]
     /// Values extracted during the run (tokens): redacted wherever they appear.
     var extracted: [String] = []
+    /// Successful runs this one stands for (it is the latest of them).
+    var successfulRuns = 1
 
     func render(into lines: inout [String], redactor: Redactor) {
         let traceRedactor = TraceRedactor(redactor, extracted: extracted)
         let result = success ? "SUCCESS" : "FAILURE"
-        lines.append("=== \(started.formatted(.iso8601))  \(result)  \(StepTrace.format(durationSeconds))")
+        let repeats = successfulRuns > 1 ? "  (latest of \(successfulRuns) successful runs in a row)" : ""
+        lines.append("=== \(started.formatted(.iso8601))  \(result)  \(StepTrace.format(durationSeconds))\(repeats)")
         if let failure { lines.append("  \(failure)") }
         for step in steps { step.trace(traceRedactor).render(into: &lines) }
         lines.append("")
     }
 }
 
-/// The last few runs, newest last.
+/// The last few runs, newest last. Successful runs in a row are kept as one (the latest),
+/// so a healthy check holds a single trace and the ring keeps the failures around it.
 struct TraceRing: Sendable {
     static let capacity = 5
     private(set) var runs: [RunTrace] = []
 
     mutating func append(_ run: RunTrace) {
+        if run.success, let last = runs.last, last.success {
+            var merged = run
+            merged.successfulRuns = last.successfulRuns + 1
+            runs[runs.count - 1] = merged
+            return
+        }
         runs.append(run)
         if runs.count > Self.capacity { runs.removeFirst(runs.count - Self.capacity) }
     }

@@ -1,3 +1,4 @@
+import CCurl
 import ExporterConfig
 import Exposition
 import Foundation
@@ -50,9 +51,13 @@ struct HTTPBenchmark {
             yaml += "  - {name: c\(index), url: \"\(url)\", interval: \(interval), timeout: 5s, expect: {status: [200]}}\n"
         }
         let config = try parseConfig(yaml)
+        yaml = ""
+        mitra_release_free_memory()
+        let afterConfig = Self.memory()
         let engine = HTTPProbeEngine()
         defer { engine.shutdown() }
         let samplers: [any Sampler] = config.checks.map { HTTPCheckSampler(config: $0, engine: engine, redactor: config.redactor) }
+        let afterSamplers = Self.memory()
         let store = SnapshotStore()
         var logger = Logger(label: "bench")
         logger.logLevel = .error
@@ -71,6 +76,9 @@ struct HTTPBenchmark {
         let elapsed = (clock.now - started).inSeconds
         let cpu = Self.cpuSeconds() - cpuStart
         let memory = Self.memory()
+        // How much of the resident size is freed heap that glibc kept (live data stays).
+        mitra_release_free_memory()
+        let trimmed = Self.memory()
 
         var successes = 0.0, failures = 0.0
         var phaseMismatches = 0
@@ -99,6 +107,8 @@ struct HTTPBenchmark {
             "checks": Double(checks), "seconds": elapsed, "probes": probes, "failures": failures,
             "cpu_seconds": cpu, "cpu_seconds_per_1000_probes": probes > 0 ? cpu / probes * 1000 : 0,
             "rss_bytes": memory.rss, "peak_rss_bytes": memory.peak, "baseline_rss_bytes": baseline.rss,
+            "rss_after_trim_bytes": trimmed.rss, "rss_after_config_bytes": afterConfig.rss,
+            "rss_after_samplers_bytes": afterSamplers.rss,
             "metrics_bytes": Double(rendered.utf8.count), "render_seconds": renderSeconds,
             "phase_mismatches": Double(phaseMismatches),
         ]

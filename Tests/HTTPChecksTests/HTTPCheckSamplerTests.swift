@@ -64,6 +64,7 @@ struct HTTPCheckSamplerTests {
         ("{headers: {Content-Type: \"^text/html\"}}", "body", true),
         ("{headers: {X-Missing: \".*\"}}", "body", true),
         ("{max_duration: 4s}", nil, false),
+        ("{json: {\"$.token_type\": {exists: false}}}", nil, false),
     ] as [(String, String?, Bool)])
     func expectations(expect: String, reason: String?, dueToRegex: Bool) async throws {
         let engine = HTTPProbeEngine()
@@ -280,12 +281,34 @@ struct HTTPCheckSamplerTests {
             #expect(sampler.traceReport().contains("(no runs yet)"))
             for _ in 0..<7 { _ = await sampler.sample() }
             let report = sampler.traceReport()
-            #expect(report.components(separatedBy: "=== ").count - 1 == 5)
+            // Successful runs in a row collapse into the latest.
+            #expect(report.components(separatedBy: "=== ").count - 1 == 1)
+            #expect(report.contains("(latest of 7 successful runs in a row)"))
             #expect(report.contains("> GET \(server.url("/json"))"))
             #expect(report.contains("< HTTP/1.1 200"))
             #expect(report.contains("< Content-Type: application/json"))
             #expect(report.contains("role-junior-agent"))
             #expect(report.contains("timings: resolve"))
+        }
+    }
+
+    @Test func traceRingKeepsFailuresAroundTheLatestSuccess() async throws {
+        let engine = HTTPProbeEngine()
+        defer { engine.shutdown() }
+        try await TestServer.withServer { server in
+            let config = try parseConfig("""
+            checks:
+              - {name: good, url: "\(server.url("/ok"))"}
+              - {name: bad, url: "\(server.url("/status/500"))"}
+            """)
+            let good = HTTPCheckSampler(config: config.checks[0], engine: engine)
+            let bad = HTTPCheckSampler(config: config.checks[1], engine: engine)
+            for _ in 0..<8 { _ = await bad.sample() }
+            let badReport = bad.traceReport()
+            #expect(badReport.components(separatedBy: "=== ").count - 1 == 5)
+            #expect(badReport.components(separatedBy: "FAILED status: got 500, expected 2xx").count - 1 == 5)
+            _ = await good.sample()
+            #expect(good.traceReport().contains("SUCCESS"))
         }
     }
 

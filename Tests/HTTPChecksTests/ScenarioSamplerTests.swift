@@ -273,3 +273,62 @@ struct ScenarioSamplerTests {
         }
     }
 }
+
+@Suite("Failure messages")
+struct FailureMessageTests {
+    @Test func valuesOfCredentialFieldsAreNotQuoted() async throws {
+        let engine = HTTPProbeEngine()
+        defer { engine.shutdown() }
+        try await TestServer.withServer { server in
+            let config = try parseConfig("""
+            scenarios:
+              - name: leak
+                steps:
+                  - name: login
+                    method: POST
+                    url: \(server.url("/auth/login"))
+                    json: {phone_number: "+919876540103", password: "admin-Pa55!"}
+                    expect: {json: {"$.access_token": "expected-token"}}
+            """)
+            let sampler = ScenarioSampler(config: config.scenarios[0], engine: engine, redactor: config.redactor)
+            let result = await sampler.sample()
+            #expect(result.outcome.error == "scenario leak: step login: json: $.access_token is <secret>, expected <secret>")
+            let report = sampler.traceReport()
+            // A literal password in the config (not a secret reference) is still hidden in JSON bodies.
+            #expect(!report.contains("admin-Pa55!"))
+            #expect(!report.contains("tok-"))
+        }
+    }
+}
+
+@Suite("Trace previews")
+struct TracePreviewTests {
+    @Test func aTokenCutAtThePreviewLimitIsNotShownInPart() async throws {
+        let engine = HTTPProbeEngine()
+        defer { engine.shutdown() }
+        try await TestServer.withServer { server in
+            // The echoed body puts the token across the 512-byte preview limit.
+            let padding = String(repeating: "x", count: 487)
+            let config = try parseConfig("""
+            scenarios:
+              - name: cut
+                steps:
+                  - name: login
+                    method: POST
+                    url: \(server.url("/auth/login"))
+                    json: {phone_number: "+919876540101", password: "junior-Pa55!"}
+                    extract: {token: "$.access_token"}
+                  - name: echo
+                    method: POST
+                    url: \(server.url("/echo"))
+                    json: {pad: "\(padding)", t: "${token}"}
+            """)
+            let sampler = ScenarioSampler(config: config.scenarios[0], engine: engine, redactor: config.redactor)
+            let result = await sampler.sample()
+            #expect(result.outcome.success, "\(result.outcome.error ?? "")")
+            let report = sampler.traceReport()
+            #expect(!report.contains("tok-"))
+            #expect(report.contains(padding + #"","t":"<secret> … ("#))
+        }
+    }
+}

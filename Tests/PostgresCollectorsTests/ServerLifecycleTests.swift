@@ -81,6 +81,54 @@ struct ServerLifecycleTests {
         try await cluster.destroy()
     }
 
+    @Test func replicationLagOnPrimaryAndStandby() async throws {
+        let primary = try await PrivateCluster.start(script: shared.script)
+        let standbyDirectory = primary.directory + "-standby"
+        let standbyPort = String(try freeLoopbackPort())
+        let pgBin = "/usr/lib/postgresql/15/bin"
+        func asPostgres(_ arguments: [String]) -> Int32 {
+            spawnAndWait(["/usr/bin/env", "runuser", "-u", "postgres", "--"] + arguments)
+        }
+        #expect(spawnAndWait(["/usr/bin/env", "install", "-d", "-o", "postgres", "-m", "700", standbyDirectory]) == 0)
+        #expect(asPostgres(["\(pgBin)/pg_basebackup", "-h", primary.directory, "-p", primary.port, "-U", "postgres",
+                            "-D", "\(standbyDirectory)/data", "-R", "-X", "stream"]) == 0)
+        let extra = "\nport = \(standbyPort)\nunix_socket_directories = '\(standbyDirectory)'\n"
+        let conf = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(standbyDirectory)/data/postgresql.conf"))
+        try conf.seekToEnd()
+        try conf.write(contentsOf: Data(extra.utf8))
+        try conf.close()
+        #expect(asPostgres(["\(pgBin)/pg_ctl", "-D", "\(standbyDirectory)/data", "-l", "\(standbyDirectory)/server.log",
+                            "-w", "-t", "30", "start"]) == 0)
+
+        let onPrimary = PostgresSampler(config: monitorInstance(primary, collectors: [.replication, .wal]), logger: LogRecorder().logger)
+        var standbyConfig = monitorInstance(primary, collectors: [.replication, .wal, .statements])
+        standbyConfig.dsn = shared.keyValue(user: shared.monitorUser, password: shared.monitorPassword, port: standbyPort)
+        let onStandby = PostgresSampler(config: standbyConfig, logger: LogRecorder().logger)
+        // The standby may need a moment to connect to the primary.
+        var primaryResult = await onPrimary.sample()
+        for _ in 0..<50 {
+            if !series(primaryResult, "pg_stat_replication_lag_bytes").isEmpty { break }
+            try await Task.sleep(for: .milliseconds(100))
+            primaryResult = await onPrimary.sample()
+        }
+        let standbyResult = await onStandby.sample()
+        await onPrimary.shutdown()
+        await onStandby.shutdown()
+        _ = asPostgres(["\(pgBin)/pg_ctl", "-D", "\(standbyDirectory)/data", "-m", "fast", "-w", "stop"])
+        try? FileManager.default.removeItem(atPath: standbyDirectory)
+        try await primary.destroy()
+
+        #expect(value(primaryResult, "pg_replication_is_replica") == 0)
+        let standbys = series(primaryResult, "pg_stat_replication_lag_bytes", ["state": "streaming"])
+        #expect(standbys.count == 1)
+        #expect(value(standbyResult, "pg_replication_is_replica") == 1)
+        #expect((value(standbyResult, "pg_replication_lag_seconds") ?? -1) >= 0)
+        #expect((value(standbyResult, "pg_replication_lag_bytes") ?? -1) >= 0)
+        // On a standby the WAL position is not exported, and every collector still works.
+        #expect(series(standbyResult, "pg_wal_lsn_bytes").isEmpty)
+        #expect(standbyResult.outcomes.allSatisfy { $0.success }, "\(standbyResult.outcomes.compactMap(\.error))")
+    }
+
     /// One sample's rendered output, values normalised, against Golden/postgres-sample.prom.
     /// Regenerate with MITRA_UPDATE_GOLDEN=1 after an intended change.
     @Test func goldenRenderedSample() async throws {

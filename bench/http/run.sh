@@ -63,6 +63,9 @@ for label, key, fmt in rows:
     print(f"{label:34}{fmt.format(mitra[key]):>16}{fmt.format(blackbox[key]):>16}")
 for label, key in [("RSS at end (MiB)", "rss_bytes"), ("peak RSS (MiB)", "peak_rss_bytes"), ("RSS before the checks (MiB)", "baseline_rss_bytes")]:
     print(f"{label:34}{mib(mitra[key]):>16.1f}{mib(blackbox[key]):>16.1f}")
+print(f"mitra RSS: {mib(mitra['baseline_rss_bytes']):.1f} MiB at start, {mib(mitra['rss_after_config_bytes']):.1f} after parsing the config, "
+      f"{mib(mitra['rss_after_samplers_bytes']):.1f} with the samplers built, {mib(mitra['rss_bytes']):.1f} after running, "
+      f"{mib(mitra['rss_after_trim_bytes']):.1f} once freed heap is returned")
 print(f"{'RSS added by the checks (MiB)':34}{mib(mitra['rss_bytes'] - mitra['baseline_rss_bytes']):>16.1f}{mib(blackbox['rss_bytes'] - blackbox['baseline_rss_bytes']):>16.1f}")
 print(f"/metrics for {mitra['checks']:.0f} checks: {mitra['metrics_bytes']/1024:.0f} KiB rendered in {mitra['render_seconds']*1000:.1f} ms; "
       f"probes whose phases exceed their duration: {mitra['phase_mismatches']:.0f}")

@@ -18,7 +18,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+class Server(http.server.ThreadingHTTPServer):
+    # The default backlog of 5 drops connections when a thousand checks fire at once.
+    request_queue_size = 4096
+
+
+server = Server(("127.0.0.1", 0), Handler)
 server.daemon_threads = True
 with open(sys.argv[1], "w") as f:
     f.write(str(server.server_address[1]))

@@ -118,15 +118,24 @@ struct DemoServer: Sendable {
             // requests finish) while the rest of the server keeps running.
             let listener = ServiceGroup(configuration: .init(
                 services: [NamedService(name: "api-listener", base: app)], logger: logger))
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await listener.run() }
+            enum Ended { case listener, watcher }
+            try await withThrowingTaskGroup(of: Ended.self) { group in
                 group.addTask {
-                    while switches.current.down != .refuse, !Task.isShuttingDownGracefully {
-                        try await Task.sleep(for: .milliseconds(50))
+                    try await listener.run()
+                    return .listener
+                }
+                group.addTask {
+                    while switches.current.down != .refuse, !Task.isShuttingDownGracefully, !Task.isCancelled {
+                        try? await Task.sleep(for: .milliseconds(50))
                     }
                     await listener.triggerGracefulShutdown()
+                    return .watcher
                 }
-                try await group.waitForAll()
+                // A listener error (e.g. the port is taken) is thrown from here; a listener that
+                // ended on its own must not leave the watcher polling forever.
+                while let ended = try await group.next() {
+                    if ended == .listener { group.cancelAll() }
+                }
             }
             ports.setAPI(nil, listening: false)
             port = ports.api ?? port

@@ -11,10 +11,14 @@ import Synchronization
 struct DemoRequestContext: RequestContext {
     var coreContext: CoreRequestContextStorage
     let clientIP: String?
+    /// When the request arrived: login durations count from here, so injected latency on
+    /// /auth/login shows in `auth_events.duration_ms` as it would for a slow backend.
+    let arrived: ContinuousClock.Instant
 
     init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.clientIP = source.channel.remoteAddress?.ipAddress
+        self.arrived = .now
     }
 }
 

@@ -23,8 +23,8 @@ extension DemoWorld {
             Endpoint(method: .get, route: "/agents/", access: .permission(.agentsRead)) { _, _, session in
                 try await agents(session!)
             },
-            Endpoint(method: .get, route: "/analytics/dashboard", access: .permission(.analyticsRead)) { _, _, session in
-                try await dashboard(session!)
+            Endpoint(method: .get, route: "/analytics/dashboard", access: .permission(.analyticsRead)) { request, _, session in
+                try await dashboard(request, session: session!)
             },
             Endpoint(method: .post, route: "/quotes/", access: .permission(.quotesCreate)) { request, context, session in
                 try await createQuote(request, context: context, session: session!)
@@ -74,7 +74,7 @@ extension DemoWorld {
     /// the attempt in `auth_events`, whatever its outcome. A body that is not a login
     /// request at all (422) is not an attempt and is not recorded.
     func login(_ request: Request, context: DemoRequestContext) async throws -> APIResponse {
-        let started = ContinuousClock.now
+        let started = context.arrived
         let occurredAt = EpochTime.now
         let body = try await JSON.decodeBody(LoginRequest.self, request, context: context)
         var attempt = AuditLog.LoginAttempt(occurredAt: occurredAt, outcome: "error", clientIP: context.clientIP,
@@ -237,8 +237,14 @@ extension DemoWorld {
         return .ok(json ?? "[]")
     }
 
-    func dashboard(_ session: Session) async throws -> APIResponse {
+    /// `?period=DAYS` (1-3650, default 30) widens the windows of the payment and quote
+    /// figures, which makes the query heavier: the "analytics" variant of the dashboard.
+    func dashboard(_ request: Request, session: Session) async throws -> APIResponse {
         let scope = scopeParameters(session)
+        let period = request.uri.queryParameters.get("period").map { Int($0) ?? -1 } ?? 30
+        guard (1...3650).contains(period) else {
+            throw APIError(status: .unprocessableContent, detail: "period must be a number of days between 1 and 3650")
+        }
         let json = try await database.json("""
             WITH policies AS (
               SELECT * FROM lic_schema.insurance_policies
@@ -248,9 +254,10 @@ extension DemoWorld {
                                       (SELECT status, count(*) AS n FROM policies GROUP BY status) s),
               'active_policies', (SELECT count(*) FROM policies WHERE status = 'active'),
               'total_sum_assured', (SELECT coalesce(sum(sum_assured), 0) FROM policies WHERE status = 'active'),
-              'premium_collected_last_30_days', (SELECT coalesce(sum(pp.amount), 0) FROM lic_schema.premium_payments pp
+              'period_days', $3::int,
+              'premium_collected',  (SELECT coalesce(sum(pp.amount), 0) FROM lic_schema.premium_payments pp
                                                   JOIN policies p USING (policy_id)
-                                                  WHERE pp.status = 'paid' AND pp.paid_at > now() - interval '30 days'),
+                                                  WHERE pp.status = 'paid' AND pp.paid_at > now() - make_interval(days => $3::int)),
               'overdue_payments', (SELECT count(*) FROM lic_schema.premium_payments pp JOIN policies p USING (policy_id)
                                     WHERE pp.status = 'overdue'),
               'leads_by_stage', (SELECT coalesce(json_object_agg(stage, n), '{}') FROM
@@ -259,11 +266,11 @@ extension DemoWorld {
                                     GROUP BY stage) l),
               'active_agents', (SELECT count(*) FROM lic_schema.agents
                                  WHERE status = 'active' AND ($1::uuid IS NULL OR tenant_id = $1)),
-              'quotes_last_30_days', (SELECT count(*) FROM lic_schema.quotes
-                                       WHERE created_at > now() - interval '30 days'
+              'quotes', (SELECT count(*) FROM lic_schema.quotes
+                                       WHERE created_at > now() - make_interval(days => $3::int)
                                          AND ($1::uuid IS NULL OR tenant_id = $1) AND ($2::uuid IS NULL OR agent_id = $2)),
               'generated_at', now())::text
-            """, [scope[0], scope[1]])
+            """, [scope[0], scope[1], String(period)])
         return .ok(json ?? "{}")
     }
 

@@ -168,6 +168,11 @@ struct DemoAPIIntegrationTests {
             let dashboard = try await demo.request(.get, "/analytics/dashboard", token: admin)
             #expect((dashboard.object["policies_by_status"] as? [String: Any])?["active"] != nil)
             #expect((dashboard.object["active_agents"] as? Int ?? 0) >= 20)
+            #expect(dashboard.object["period_days"] as? Int == 30)
+            let year = try await demo.request(.get, "/analytics/dashboard?period=365", token: admin)
+            #expect(year.object["period_days"] as? Int == 365)
+            #expect((year.object["quotes"] as? Int ?? 0) >= (dashboard.object["quotes"] as? Int ?? 0))
+            #expect(try await demo.request(.get, "/analytics/dashboard?period=0", token: admin).status == 422)
             let won = try await demo.request(.get, "/leads/?stage=won", token: admin)
             #expect(!won.array.isEmpty)
             #expect(won.array.allSatisfy { $0["stage"] as? String == "won" })
@@ -324,6 +329,18 @@ struct DemoAPIIntegrationTests {
         #expect((Int(rows[2]["duration_ms"] ?? "") ?? 1000) < 500)
     }
 
+    @Test func slowLoginsShowInTheLoginAudit() async throws {
+        let database = try DemoDatabase.ready()
+        let before = try await database.maxKey("auth_events", "event_id")
+        try await withDemo { demo in
+            try await demo.setSwitches(#"{"latency_seconds":{"/auth/login":0.4}}"#)
+            #expect(try await demo.login(.policyholder).status == 200)
+        }
+        let rows = try await database.rows(auditSQL, after: before, count: 1)
+        #expect(rows.first?["outcome"] == "success")
+        #expect((Int(rows.first?["duration_ms"] ?? "") ?? 0) >= 400)
+    }
+
     @Test func switchTakesTheAPIDownByClosingItsPort() async throws {
         try await withDemo { demo in
             try await demo.setSwitches(#"{"down":"refuse"}"#)
@@ -378,6 +395,19 @@ struct DemoAPIIntegrationTests {
             let set = try await demo.admin(.put, "/switches", json: #"{"failing_routes":["/leads/"]}"#, headers: secret)
             #expect(set.status == 200)
             #expect(try await demo.admin(.get, "/switches", headers: secret).object["failing_routes"] as? [String] == ["/leads/"])
+        }
+    }
+
+    @Test func aTakenPortStopsTheServerWithAnError() async throws {
+        let database = try DemoDatabase.ready()
+        try await withDemo { demo in
+            let clash = DemoServer(
+                configuration: DemoServerConfiguration(host: "127.0.0.1", port: demo.apiPort, adminHost: "127.0.0.1", adminPort: 0,
+                                                       database: database.settings(readOnly: false)),
+                logger: CapturedLogs().logger())
+            let started = ContinuousClock.now
+            await #expect(throws: (any Error).self) { try await clash.run() }
+            #expect(started.duration(to: .now) < .seconds(5))
         }
     }
 

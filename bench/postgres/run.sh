@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: mitra-exporter vs prometheus-postgres-exporter (Debian package) on
+# one PostgreSQL 15 with 30 extra databases and ~5,000 pg_stat_statements entries.
+#
+#   bench/postgres/run.sh            (as root; needs a built .build/release/mitra-exporter)
+#
+# Measures, for each exporter: /metrics latency (ours renders the last sample; theirs queries
+# the server during the scrape), exporter CPU seconds per sample, server-side execution time
+# of the exporter's own statements per sample (pg_stat_statements, by role), resident memory,
+# and series count. Prints the raw figures and the ratios. Everything it starts is stopped.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+bin=${MITRA_EXPORTER:-$root/.build/release/mitra-exporter}
+pgexp=${POSTGRES_EXPORTER:-/usr/bin/prometheus-postgres-exporter}
+samples=${BENCH_SAMPLES:-10}
+interval_s=${BENCH_INTERVAL:-3}
+[ -x "$bin" ] || { echo "build mitra-exporter first (make build), or set MITRA_EXPORTER" >&2; exit 1; }
+[ -x "$pgexp" ] || { echo "install prometheus-postgres-exporter" >&2; exit 1; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+work=$(mktemp -d /tmp/mitra-bench.XXXXXX); chmod 755 "$work"
+pg_port=$(free_port); mitra_port=$(free_port); pgexp_port=$(free_port)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    scripts/pg-test-cluster.sh stop "$work/pg" "$pg_port" >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "== PostgreSQL on 127.0.0.1:$pg_port"
+scripts/pg-test-cluster.sh start "$work/pg" "$pg_port"
+psql_super() { runuser -u postgres -- env PGOPTIONS='-c client_min_messages=warning' /usr/lib/postgresql/15/bin/psql -X -q -v ON_ERROR_STOP=1 -h "$work/pg" -p "$pg_port" -U postgres "$@"; }
+
+echo "== 30 databases, 5,000 distinct statements"
+for i in $(seq -w 1 30); do echo "CREATE DATABASE bench_$i;"; done | psql_super -d postgres
+{
+    echo "CREATE ROLE bench_mitra LOGIN PASSWORD 'bench' IN ROLE pg_monitor;"
+    echo "CREATE ROLE bench_pgexp LOGIN PASSWORD 'bench' IN ROLE pg_monitor;"
+    for t in $(seq 1 50); do echo "CREATE TABLE lic_schema.bench_$t (id int PRIMARY KEY, a int, b text);"; done
+    for t in $(seq 1 50); do echo "INSERT INTO lic_schema.bench_$t SELECT g, g, 'x' FROM generate_series(1, 100) g;"; done
+    # 50 tables x 100 expression shapes = 5,000 query ids.
+    for t in $(seq 1 50); do
+        expr="a"
+        for n in $(seq 1 100); do
+            echo "SELECT $expr FROM lic_schema.bench_$t LIMIT 1;"
+            expr="$expr + a"
+        done
+    done
+} > "$work/setup.sql"
+psql_super -d mitra_test -f "$work/setup.sql" >/dev/null
+entries=$(psql_super -d mitra_test -Atc "SELECT count(*) FROM pg_stat_statements")
+echo "pg_stat_statements entries: $entries"
+
+cat > "$work/mitra.yml" <<YAML
+postgres:
+  - name: bench
+    dsn: "postgresql://bench_mitra:bench@127.0.0.1:$pg_port/mitra_test"
+    interval: ${interval_s}s
+    timeout: $((interval_s - 1))s
+    collectors: [database, activity, locks, statements, tables, replication, bgwriter, wal]
+    statements: {top: 100}
+    tables: {schemas: [lic_schema]}
+YAML
+
+server_ms() {  # total execution time of one role's statements so far, in ms
+    psql_super -d mitra_test -Atc "SELECT coalesce(sum(total_exec_time), 0) FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = '$1'"
+}
+cpu_seconds() {  # utime + stime of a process, in seconds
+    awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"
+}
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+scrape_ms() {  # median and max /metrics latency over N scrapes, in ms
+    local url=$1 n=$2 i
+    for i in $(seq 1 "$n"); do curl -s -o /dev/null -w '%{time_total}\n' "$url"; done |
+        sort -n | awk '{a[NR]=$1*1000} END {printf "%.2f %.2f\n", a[int((NR+1)/2)], a[NR]}'
+}
+
+echo "== mitra-exporter ($samples samples, every ${interval_s}s)"
+"$bin" --config.file "$work/mitra.yml" --web.listen-address "127.0.0.1:$mitra_port" --log.level warn >"$work/mitra.log" 2>&1 &
+mitra_pid=$!; pids+=("$mitra_pid")
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$mitra_port/-/ready" >/dev/null && break; sleep 0.1; done
+sleep "$interval_s"   # one full interval so the statements baseline exists
+m_cpu0=$(cpu_seconds "$mitra_pid"); m_srv0=$(server_ms bench_mitra)
+sleep $((samples * interval_s))
+m_cpu1=$(cpu_seconds "$mitra_pid"); m_srv1=$(server_ms bench_mitra)
+read -r m_p50 m_max < <(scrape_ms "http://127.0.0.1:$mitra_port/metrics" 50)
+m_rss=$(rss_kib "$mitra_pid")
+curl -s "http://127.0.0.1:$mitra_port/metrics" > "$work/mitra.prom"
+m_series=$(grep -vc '^#' "$work/mitra.prom")
+m_pg_series=$(grep -c '^pg_' "$work/mitra.prom")
+kill "$mitra_pid"
+
+echo "== prometheus-postgres-exporter ($samples scrapes)"
+DATA_SOURCE_NAME="postgresql://bench_pgexp:bench@127.0.0.1:$pg_port/mitra_test?sslmode=disable" \
+    "$pgexp" --web.listen-address "127.0.0.1:$pgexp_port" --extend.query-path bench/postgres/queries-postgres-exporter.yaml \
+    --log.level warn >"$work/pgexp.log" 2>&1 &
+pgexp_pid=$!; pids+=("$pgexp_pid")
+for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$pgexp_port/metrics" && break; sleep 0.1; done
+p_cpu0=$(cpu_seconds "$pgexp_pid"); p_srv0=$(server_ms bench_pgexp)
+read -r p_p50 p_max < <(scrape_ms "http://127.0.0.1:$pgexp_port/metrics" "$samples")
+p_cpu1=$(cpu_seconds "$pgexp_pid"); p_srv1=$(server_ms bench_pgexp)
+p_rss=$(rss_kib "$pgexp_pid")
+curl -s "http://127.0.0.1:$pgexp_port/metrics" > "$work/pgexp.prom"
+p_series=$(grep -vc '^#' "$work/pgexp.prom")
+p_pg_series=$(grep -c '^pg_' "$work/pgexp.prom")
+kill "$pgexp_pid"
+
+python3 - "$samples" "$m_p50" "$m_max" "$m_cpu0" "$m_cpu1" "$m_srv0" "$m_srv1" "$m_rss" "$m_series" "$m_pg_series" \
+    "$p_p50" "$p_max" "$p_cpu0" "$p_cpu1" "$p_srv0" "$p_srv1" "$p_rss" "$p_series" "$p_pg_series" <<'PY'
+import sys
+a = sys.argv[1:]
+n = int(a[0])
+m = dict(p50=float(a[1]), max=float(a[2]), cpu=(float(a[4]) - float(a[3])) / n, srv=(float(a[6]) - float(a[5])) / n,
+         rss=int(a[7]) / 1024, series=int(a[8]), pg=int(a[9]))
+p = dict(p50=float(a[10]), max=float(a[11]), cpu=(float(a[13]) - float(a[12])) / n, srv=(float(a[15]) - float(a[14])) / n,
+         rss=int(a[16]) / 1024, series=int(a[17]), pg=int(a[18]))
+rows = [("scrape latency p50 (ms)", "p50"), ("scrape latency max (ms)", "max"), ("exporter CPU per sample (s)", "cpu"),
+        ("server time per sample (ms)", "srv"), ("exporter RSS (MiB)", "rss"), ("series (all)", "series"), ("series (pg_*)", "pg")]
+print(f"{'':32}{'mitra-exporter':>16}{'postgres_exporter':>19}{'theirs/ours':>13}")
+for label, key in rows:
+    ratio = p[key] / m[key] if m[key] else float("inf")
+    print(f"{label:32}{m[key]:>16.3f}{p[key]:>19.3f}{ratio:>13.1f}")
+PY

@@ -351,8 +351,10 @@ def scenarios(args):
         Scenario(
             "analytics returns 500",
             put({"failing_routes": ["/analytics/dashboard"]}), clear,
+            # The dashboard and analytics checks both read /analytics/dashboard.
             required=[{"alertname": "MitraAPIServerErrors", "severity": "ticket", "route": "/analytics/dashboard"},
-                      {"alertname": "MitraEndpointDown", "severity": "page", "check": "analytics"}],
+                      {"alertname": "MitraEndpointDown", "severity": "page", "check": "analytics"},
+                      {"alertname": "MitraEndpointDown", "severity": "page", "check": "dashboard"}],
             allowed=[{"alertname": "MitraAPIAvailabilityErrorBudgetBurn", "slo": "api-availability"}]),
         Scenario(
             "PostgreSQL stopped",
@@ -468,7 +470,8 @@ def has_data(prom, expr, start, end):
     return any(series.get("values") for series in answer["data"]["result"]), ""
 
 
-SELECTOR = re.compile(r'([A-Za-z_:][A-Za-z0-9_:]*)\s*(\{(?:[^{}"]|"(?:[^"\\]|\\.)*")*\})?')
+# A vector selector: a metric name, its matchers, or both (`{__name__=~"..."}`).
+SELECTOR = re.compile(r'(?:([A-Za-z_:][A-Za-z0-9_:]*)\s*)?(\{(?:[^{}"]|"(?:[^"\\]|\\.)*")*\})|([A-Za-z_:][A-Za-z0-9_:]*)')
 NOT_METRICS = {
     "sum", "min", "max", "avg", "count", "topk", "bottomk", "by", "without", "on", "ignoring", "group_left",
     "group_right", "and", "or", "unless", "bool", "offset", "inf", "nan", "le", "vector", "time", "scalar",
@@ -479,17 +482,21 @@ NOT_METRICS = {
 def selectors(expr):
     """The vector selectors of an expression (metric names with their matchers): enough to
     tell which part of an alert condition has no data."""
-    text = re.sub(r'"(?:[^"\\]|\\.)*"', lambda m: " " * len(m.group(0)), expr)
-    text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text)
-    text = re.sub(r"\[[^\]]*\]", " ", text)
+    # Blank out (keeping offsets) strings, grouping label lists, ranges and numbers.
+    def blank(m):
+        return " " * len(m.group(0))
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', blank, expr)
+    text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", blank, text)
+    text = re.sub(r"\[[^\]]*\]", blank, text)
+    text = re.sub(r"\b[0-9][0-9.]*(e[+-]?[0-9]+)?\b", blank, text)
     found = []
     for match in SELECTOR.finditer(text):
-        name = match.group(1)
+        name = match.group(1) or match.group(3) or ""
         rest = text[match.end():].lstrip()
-        if name in NOT_METRICS or rest.startswith("("):
+        if match.group(2) is None and (name in NOT_METRICS or rest.startswith("(")):
             continue
-        if re.fullmatch(r"[0-9.e+-]+", name):
-            continue
+        if name in NOT_METRICS:
+            name = ""
         matchers = expr[match.start(2):match.end(2)] if match.group(2) else ""
         found.append(name + matchers)
     return found
@@ -545,7 +552,8 @@ def phase_expressions(prom, results, dashboards_dir, start):
                 continue
             # An alert that did not fire in this run: each series its condition reads must
             # exist, or the alert could never fire.
-            quiet.add(rule["name"])
+            window = rule.get("labels", {}).get("window")
+            quiet.add(rule["name"] + (f"[{window}]" if window else ""))
             missing = []
             for selector in selectors(expr):
                 present, error = has_data(prom, selector, start, end)

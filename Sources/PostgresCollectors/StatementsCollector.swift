@@ -110,22 +110,27 @@ struct StatementsReader: Sendable {
             LEFT JOIN pg_roles r ON r.oid = s.userid
             LEFT JOIN pg_database d ON d.oid = s.dbid
             """)
+        // Thousands of rows every run: columns are read by position, not by name.
+        let columns = ["userid", "dbid", "queryid", "toplevel", "username", "datname", "calls", "total_ms", "rows",
+                       "shared_blks_hit", "shared_blks_read", "blk_read_time", "blk_write_time", "stats_since"]
+        let index = columns.map { rows.columnIndex($0) ?? -1 }
+        guard !index.contains(-1) else { throw .unavailable("pg_stat_statements returned unexpected columns") }
+        func number(_ values: [String?], _ column: Int) -> Double { values[index[column]].flatMap(Double.init) ?? 0 }
         var entries: [StatementKey: StatementsSnapshot.Entry] = [:]
         entries.reserveCapacity(rows.rows.count)
-        for row in rows.namedRows {
-            let key = StatementKey(userID: row.string("userid"), databaseID: row.string("dbid"), queryID: row.string("queryid"),
-                                   toplevel: row["toplevel"] != "f")
+        for values in rows.rows {
+            let key = StatementKey(userID: values[index[0]] ?? "", databaseID: values[index[1]] ?? "",
+                                   queryID: values[index[2]] ?? "", toplevel: values[index[3]] != "f")
             let counters = StatementCounters(
-                calls: row.double("calls") ?? 0, totalMilliseconds: row.double("total_ms") ?? 0, rows: row.double("rows") ?? 0,
-                sharedBlocksHit: row.double("shared_blks_hit") ?? 0, sharedBlocksRead: row.double("shared_blks_read") ?? 0,
-                blockReadMilliseconds: row.double("blk_read_time") ?? 0, blockWriteMilliseconds: row.double("blk_write_time") ?? 0)
-            let entry = StatementsSnapshot.Entry(user: row.string("username"), datname: row.string("datname"),
-                                                 counters: counters, statsSince: row.double("stats_since"))
+                calls: number(values, 6), totalMilliseconds: number(values, 7), rows: number(values, 8),
+                sharedBlocksHit: number(values, 9), sharedBlocksRead: number(values, 10),
+                blockReadMilliseconds: number(values, 11), blockWriteMilliseconds: number(values, 12))
             // Statements of other users without pg_read_all_stats share the empty queryid: sum them.
             if let existing = entries[key] {
                 entries[key]?.counters = existing.counters + counters
             } else {
-                entries[key] = entry
+                entries[key] = StatementsSnapshot.Entry(user: values[index[4]] ?? "", datname: values[index[5]] ?? "",
+                                                        counters: counters, statsSince: values[index[13]].flatMap(Double.init))
             }
         }
         var snapshot = StatementsSnapshot(entries: entries)

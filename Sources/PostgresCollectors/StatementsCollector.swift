@@ -6,9 +6,11 @@ import Foundation
 /// One pg_stat_statements entry's identity. `toplevel` (PostgreSQL 14+) splits an entry in
 /// two when `pg_stat_statements.track = all`; both halves are summed into one series.
 struct StatementKey: Hashable, Sendable {
-    var userID: String
-    var databaseID: String
-    var queryID: String
+    // Numbers, not text: thousands of these are hashed every run.
+    var userID: UInt32
+    var databaseID: UInt32
+    /// nil for statements of other users when the role lacks pg_read_all_stats.
+    var queryID: Int64?
     var toplevel: Bool
 }
 
@@ -49,10 +51,12 @@ struct StatementCounters: Sendable, Hashable {
             sharedBlocksRead: sharedBlocksRead - earlier.sharedBlocksRead,
             blockReadMilliseconds: blockReadMilliseconds - earlier.blockReadMilliseconds,
             blockWriteMilliseconds: blockWriteMilliseconds - earlier.blockWriteMilliseconds)
-        let fields = [difference.calls, difference.totalMilliseconds, difference.rows, difference.sharedBlocksHit,
-                      difference.sharedBlocksRead, difference.blockReadMilliseconds, difference.blockWriteMilliseconds]
         // Timings are floating point sums; a hair below zero is rounding, not a reset.
-        return fields.allSatisfy({ $0 >= -1e-6 }) ? difference.clampedAtZero : nil
+        let tolerance = -1e-6
+        let wentDown = difference.calls < tolerance || difference.totalMilliseconds < tolerance || difference.rows < tolerance
+            || difference.sharedBlocksHit < tolerance || difference.sharedBlocksRead < tolerance
+            || difference.blockReadMilliseconds < tolerance || difference.blockWriteMilliseconds < tolerance
+        return wentDown ? nil : difference.clampedAtZero
     }
 
     private var clampedAtZero: Self {
@@ -119,8 +123,9 @@ struct StatementsReader: Sendable {
         var entries: [StatementKey: StatementsSnapshot.Entry] = [:]
         entries.reserveCapacity(rows.rows.count)
         for values in rows.rows {
-            let key = StatementKey(userID: values[index[0]] ?? "", databaseID: values[index[1]] ?? "",
-                                   queryID: values[index[2]] ?? "", toplevel: values[index[3]] != "f")
+            let key = StatementKey(userID: values[index[0]].flatMap { UInt32($0) } ?? 0,
+                                   databaseID: values[index[1]].flatMap { UInt32($0) } ?? 0,
+                                   queryID: values[index[2]].flatMap { Int64($0) }, toplevel: values[index[3]] != "f")
             let counters = StatementCounters(
                 calls: number(values, 6), totalMilliseconds: number(values, 7), rows: number(values, 8),
                 sharedBlocksHit: number(values, 9), sharedBlocksRead: number(values, 10),
@@ -221,7 +226,8 @@ struct StatementsTracker: Sendable {
                 delta = difference
             }
             guard !delta.isZero else { continue }
-            deltas[StatementSeriesKey(user: entry.user, datname: entry.datname, queryID: key.queryID), default: StatementCounters()] += delta
+            let seriesKey = StatementSeriesKey(user: entry.user, datname: entry.datname, queryID: key.queryID.map { String($0) } ?? "")
+            deltas[seriesKey, default: StatementCounters()] += delta
         }
 
         var totals: [String: StatementCounters] = [:]

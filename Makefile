@@ -6,7 +6,7 @@ SWIFT ?= swift
 RELEASE_BIN := .build/release/mitra-exporter
 DEBUG_BIN := .build/debug/mitra-exporter
 # Debian packages the build, the tests and the demo need.
-APT_PACKAGES := pkg-config libpq-dev libcurl4-openssl-dev postgresql postgresql-contrib \
+APT_PACKAGES := pkg-config libpq-dev libcurl4-openssl-dev libssl-dev postgresql postgresql-contrib \
 	prometheus prometheus-alertmanager curl openssl ca-certificates python3-yaml
 
 .PHONY: deps build debug test test-swift test-live demo clean revision
@@ -39,7 +39,8 @@ debug: deps revision
 test: deps revision
 	bash scripts/test.sh
 
-demo: deps build
+demo: deps revision
+	$(SWIFT) build -c release
 	bash scripts/demo.sh
 
 clean:

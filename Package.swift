@@ -101,6 +101,23 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Demo Agent Mitra backend for `make demo` and the exporter's integration tests.
+        .executableTarget(
+            name: "agentmitra-demo-api",
+            dependencies: [
+                "PostgresClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "demo/Sources/agentmitra-demo-api",
+            swiftSettings: swiftSettings
+        ),
+
         .testTarget(name: "ExpositionTests", dependencies: ["Exposition"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ExporterConfigTests", dependencies: ["ExporterConfig"],
@@ -133,6 +150,15 @@ let package = Package(
                            .product(name: "NIOSSL", package: "swift-nio-ssl"),
                            .product(name: "CompressNIO", package: "compress-nio")],
             exclude: ["Golden"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DemoAPITests",
+            dependencies: ["agentmitra-demo-api", "PostgresClient", "ExporterConfig",
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "HummingbirdTesting", package: "hummingbird"),
+                           .product(name: "Logging", package: "swift-log")],
+            path: "demo/Tests/DemoAPITests",
             swiftSettings: swiftSettings
         ),
     ]

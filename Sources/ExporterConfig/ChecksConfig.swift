@@ -21,11 +21,13 @@ import Yams
 ///       headers: {Content-Type: "^application/json"}   # value regexes; the header must be present
 ///       max_duration: 1s
 ///     tls: {ca_file: ..., cert_file: ..., key_file: ..., insecure_skip_verify: false, server_name: ...}
+///                                      # server_name is sent as SNI and Host and verified;
+///                                      # the connection still goes to the URL's host:port
 ///     follow_redirects: true
 ///     max_redirects: 10
 ///     ip_version: any                  # any, ipv4, ipv6
 ///     proxy: http://proxy:3128
-///     max_body_size: 1MiB
+///     max_body_size: 1MiB              # a larger body fails the check (reason body)
 /// scenarios:
 ///   - name: login-junior-agent
 ///     variables: {base: "http://127.0.0.1:8000"}
@@ -567,8 +569,14 @@ extension ConfigValue {
             error("expected a scalar value, got \(kindDescription)")
             return nil
         }
-        if scalar.tag.description == Tag.Name.null.rawValue, scalar.style == .plain { return "null" }
-        if scalar.tag.description == Tag.Name.bool.rawValue, scalar.style == .plain, let flag = bool() { return flag ? "true" : "false" }
+        if scalar.style == .plain {
+            // Composed nodes carry an unresolved tag; resolve it as the YAML core schema would.
+            switch Resolver.default.resolveTag(of: node) {
+            case .null: return "null"
+            case .bool: if let flag = bool() { return flag ? "true" : "false" }
+            default: break
+            }
+        }
         return string()
     }
 
@@ -632,13 +640,13 @@ extension ConfigValue {
             return "[" + items.map { $0.jsonFragment(&failed) }.joined(separator: ",") + "]"
         case .scalar(let scalar):
             if scalar.style == .plain {
-                switch scalar.tag.description {
-                case Tag.Name.null.rawValue: return "null"
-                case Tag.Name.bool.rawValue: return bool() == true ? "true" : "false"
-                case Tag.Name.int.rawValue:
+                switch Resolver.default.resolveTag(of: node) {
+                case .null: return "null"
+                case .bool: return bool() == true ? "true" : "false"
+                case .int:
                     if let number = Int(scalar.string) { return String(number) }
-                case Tag.Name.float.rawValue:
-                    if let number = Double(scalar.string), number.isFinite { return scalar.string }
+                case .float:
+                    if let number = Double(scalar.string), number.isFinite, !scalar.string.hasPrefix(".") { return String(number) }
                 default: break
                 }
             }

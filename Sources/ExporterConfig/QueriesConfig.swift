@@ -165,7 +165,7 @@ extension SQLMetricConfig {
                 if !LabelsDecoder.isValidLabelName(label) {
                     labelsValue.list()?[index].error("\"\(label)\" is not a valid label name")
                 } else if reservedLabels.contains(label) || label == "le" {
-                    labelsValue.list()?[index].error("label \"\(label)\" is set by the exporter and cannot be a column label")
+                    labelsValue.list()?[index].error("label \"\(label)\" is already set by the exporter or the instance's labels")
                 } else if labels.contains(label) {
                     labelsValue.list()?[index].error("label \"\(label)\" is listed twice")
                 } else {

@@ -90,9 +90,13 @@ public struct SecretResolver: Sendable {
 public struct Redactor: Sendable, Hashable {
     public private(set) var secrets: [String]
 
+    /// Values shorter than this are not searched for: a one- or two-character "secret"
+    /// would blank out ordinary words and cannot be told apart from them.
+    public static let minimumSecretLength = 4
+
     public init(secrets: some Sequence<String> = []) {
         // Longest first, so a secret that contains another is replaced whole.
-        self.secrets = Array(Set(secrets.filter { $0.count >= 1 })).sorted { $0.count > $1.count }
+        self.secrets = Array(Set(secrets.filter { $0.count >= Self.minimumSecretLength })).sorted { $0.count > $1.count }
     }
 
     public static let placeholder = "<secret>"
@@ -103,8 +107,20 @@ public struct Redactor: Sendable, Hashable {
 
     public func redact(_ text: String) -> String {
         var result = text
-        for secret in secrets where result.contains(secret) {
-            result = result.replacingOccurrences(of: secret, with: Redactor.placeholder)
+        if secrets.contains(where: { text.contains($0) }) {
+            // One pass, so a placeholder already written is never matched again.
+            var output = ""
+            var index = text.startIndex
+            while index < text.endIndex {
+                if let secret = secrets.first(where: { text[index...].hasPrefix($0) }) {
+                    output += Redactor.placeholder
+                    index = text.index(index, offsetBy: secret.count)
+                } else {
+                    output.append(text[index])
+                    index = text.index(after: index)
+                }
+            }
+            result = output
         }
         return Redactor.redactConnectionPasswords(result)
     }

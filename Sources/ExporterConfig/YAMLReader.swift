@@ -51,7 +51,8 @@ public struct ConfigValue {
             error("expected a string, got \(kindDescription)")
             return nil
         }
-        if scalar.tag.description == Tag.Name.null.rawValue && scalar.style == .plain && (scalar.string.isEmpty || scalar.string == "~" || scalar.string == "null") {
+        // Composed plain scalars carry no resolved tag, so YAML's null spellings are checked here.
+        if scalar.style == .plain, ["", "~", "null", "Null", "NULL"].contains(scalar.string) {
             error("expected a string, got null")
             return nil
         }

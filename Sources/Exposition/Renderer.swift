@@ -73,10 +73,8 @@ public enum Renderer {
     /// caller appends `eofMarker` once after the last block.
     public static func render(_ families: [MetricFamily], format: ExpositionFormat, into output: inout String) {
         for family in families where !family.series.isEmpty {
-            switch format {
-            case .prometheusText: renderText(family, into: &output)
-            case .openMetrics: renderOpenMetrics(family, into: &output)
-            }
+            writeHeader(name: family.name, help: family.help, type: family.type, format: format, into: &output)
+            writeSamples(family, into: &output)
         }
     }
 
@@ -89,35 +87,41 @@ public enum Renderer {
 
     public static let eofMarker = "# EOF\n"
 
-    private static func renderText(_ family: MetricFamily, into output: inout String) {
-        output += "# HELP \(family.name) \(escapeHelp(family.help))\n"
-        output += "# TYPE \(family.name) \(family.type.rawValue)\n"
-        for series in family.series {
-            writeSeries(name: family.name, scalarSuffix: "", series: series, into: &output)
+    /// The HELP and TYPE lines of a family. Only these differ between the two formats: the
+    /// sample lines are the same, which lets samplers' output be rendered once, at publish
+    /// time, and reused by every scrape in either format.
+    public static func writeHeader(name: String, help: String, type: MetricType, format: ExpositionFormat, into output: inout String) {
+        switch format {
+        case .prometheusText:
+            output += "# HELP \(name) \(escapeHelp(help))\n"
+            output += "# TYPE \(name) \(type.rawValue)\n"
+        case .openMetrics:
+            var familyName = name
+            var typeName = type.rawValue
+            if type == .counter, familyName.hasSuffix("_total") {
+                familyName.removeLast(6)
+            } else if type == .counter || type == .untyped {
+                // OpenMetrics counter samples must end in `_total`. Counters named without it
+                // (postgres_exporter's, kept for its dashboards) are declared `unknown` so their
+                // names stay the same in both formats and in Prometheus' storage.
+                typeName = "unknown"
+            }
+            output += "# TYPE \(familyName) \(typeName)\n"
+            output += "# HELP \(familyName) \(escapeHelp(help))\n"
         }
     }
 
-    private static func renderOpenMetrics(_ family: MetricFamily, into output: inout String) {
-        var familyName = family.name
-        var scalarSuffix = ""
-        var type = family.type.rawValue
-        if family.type == .counter {
-            if familyName.hasSuffix("_total") { familyName.removeLast(6) }
-            scalarSuffix = "_total"
-        } else if family.type == .untyped {
-            type = "unknown"
-        }
-        output += "# TYPE \(familyName) \(type)\n"
-        output += "# HELP \(familyName) \(escapeHelp(family.help))\n"
+    /// The sample lines of a family, identical in both formats.
+    public static func writeSamples(_ family: MetricFamily, into output: inout String) {
         for series in family.series {
-            writeSeries(name: familyName, scalarSuffix: scalarSuffix, series: series, into: &output)
+            writeSeries(name: family.name, series: series, into: &output)
         }
     }
 
-    private static func writeSeries(name: String, scalarSuffix: String, series: Series, into output: inout String) {
+    private static func writeSeries(name: String, series: Series, into output: inout String) {
         switch series.value {
         case .number(let value):
-            writeSample(name + scalarSuffix, series.labels, nil, value, into: &output)
+            writeSample(name, series.labels, nil, value, into: &output)
         case .histogram(let histogram):
             for bucket in histogram.buckets where bucket.upperBound.isFinite {
                 writeSample(name + "_bucket", series.labels, Label("le", formatNumber(bucket.upperBound)),

@@ -1,4 +1,5 @@
 import ExporterConfig
+import Exposition
 import Foundation
 import HTTPProbe
 
@@ -59,7 +60,7 @@ struct CompiledExpectations: Sendable {
             }
         }
         headers = expect.headers.map { ($0.name, Pattern($0.pattern)) }
-        maxDuration = expect.maxDuration.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
+        maxDuration = expect.maxDuration?.inSeconds
         extractions = extract.map { item in
             switch item.source {
             case .json(let path): (item.variable, .json(path))
@@ -119,13 +120,13 @@ struct CompiledExpectations: Sendable {
                     guard let value else { return .failure(ProbeFailure(reason: .json, message: "\(path) is missing")) }
                     let actual = JSONPath.text(of: value)
                     if actual != expected {
-                        return .failure(ProbeFailure(reason: .json, message: "\(path) is \(Self.quoteShort(actual)), expected \(Self.quoteShort(expected))"))
+                        return .failure(ProbeFailure(reason: .json, message: "\(path) is \(Self.shown(actual, at: path)), expected \(Self.shown(expected, at: path))"))
                     }
                 case .matches(let pattern):
                     guard let value else { return .failure(ProbeFailure(reason: .json, message: "\(path) is missing")) }
                     let actual = JSONPath.text(of: value)
                     if !pattern.matches(actual) {
-                        return .failure(ProbeFailure(reason: .json, message: "\(path) is \(Self.quoteShort(actual)), which does not match /\(pattern.source)/"))
+                        return .failure(ProbeFailure(reason: .json, message: "\(path) is \(Self.shown(actual, at: path)), which does not match /\(pattern.source)/"))
                     }
                 }
             }
@@ -154,6 +155,13 @@ struct CompiledExpectations: Sendable {
             return .failure(ProbeFailure(reason: .latency, message: "took \(Self.seconds(response.timings.total)), more than \(Self.seconds(maxDuration))"))
         }
         return .success(extracted)
+    }
+
+    /// A value for a failure message; values of credential-looking fields (`$.access_token`)
+    /// are never shown.
+    static func shown(_ text: String, at path: JSONPath) -> String {
+        if case .key(let key) = path.components.last, TraceRedactor.isSensitiveName(key) { return Redactor.placeholder }
+        return quoteShort(text)
     }
 
     static func quoteShort(_ text: String) -> String {

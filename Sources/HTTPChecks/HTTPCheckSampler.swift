@@ -15,7 +15,7 @@ public final class HTTPCheckSampler: Sampler {
     private let engine: HTTPProbeEngine
     private let runner: StepRunner
     private let redactor: Redactor
-    private let labels: [Label]
+    private let labels: ProbeLabelSets
     private let state = Mutex(State())
 
     private struct State {
@@ -37,7 +37,7 @@ public final class HTTPCheckSampler: Sampler {
         interval = config.interval
         timeout = config.timeout
         runner = StepRunner(request: config.request, client: config.client, expectations: CompiledExpectations(config.expect))
-        labels = [Label("check", config.name)] + config.labels.map { Label($0.name, $0.value) }
+        labels = ProbeLabelSets([Label("check", config.name)] + config.labels.map { Label($0.name, $0.value) })
     }
 
     public func sample() async -> SampleResult {
@@ -47,7 +47,8 @@ public final class HTTPCheckSampler: Sampler {
         }
         let startedAt = Date()
         let run = await runner.run(engine: engine, variables: [:], timeout: timeout)
-        let traceRedactor = TraceRedactor(redactor)
+        // Redaction (regexes over text) only runs for failures; traces redact when read.
+        let failureText = run.failure.map { "\($0.reason.rawValue): \(TraceRedactor(redactor).text($0.message))" }
         return state.withLock { state in
             if state.finishedRun >= runNumber || run.response?.error?.kind == .cancelled {
                 // The scheduler gave up on this run (and recorded it), or it was cancelled
@@ -57,11 +58,10 @@ public final class HTTPCheckSampler: Sampler {
             state.finishedRun = runNumber
             state.accumulator.record(success: run.succeeded, reason: run.failure?.reason, durationSeconds: run.durationSeconds)
             state.last = LastProbeResult(run: run)
-            let message = run.failure.map { "check \(config.name): \($0.reason.rawValue): \(traceRedactor.text($0.message))" }
-            state.lastOutcome = CollectorOutcome(collector: id, success: run.succeeded, durationSeconds: run.durationSeconds, error: message)
+            state.lastOutcome = CollectorOutcome(collector: id, success: run.succeeded, durationSeconds: run.durationSeconds,
+                                                 error: failureText.map { "check \(config.name): \($0)" })
             state.traces.append(RunTrace(started: startedAt, success: run.succeeded, durationSeconds: run.durationSeconds,
-                                         failure: run.failure.map { "\($0.reason.rawValue): \(traceRedactor.text($0.message))" },
-                                         steps: [StepTrace(step: nil, run: run, redactor: traceRedactor)]))
+                                         failure: failureText, steps: [RecordedStep(step: nil, run: run)]))
             return result(state)
         }
     }
@@ -78,7 +78,7 @@ public final class HTTPCheckSampler: Sampler {
             state.lastOutcome = CollectorOutcome(collector: id, success: false, durationSeconds: seconds, error: message)
             state.traces.append(RunTrace(started: Date(timeIntervalSinceNow: -seconds), success: false, durationSeconds: seconds,
                                          failure: "timeout: stopped by the scheduler after \(Renderer.formatNumber(seconds))s",
-                                         steps: [StepTrace(step: nil, note: "timeout: the run did not finish in time")]))
+                                         steps: [RecordedStep(step: nil, note: "timeout: the run did not finish in time")]))
             return result(state)
         }
     }
@@ -92,6 +92,6 @@ public final class HTTPCheckSampler: Sampler {
     /// The last few runs in full (request, redacted headers, status, timings, first bytes of
     /// the body, the failed expectation), newest first, as plain text.
     public func traceReport() -> String {
-        state.withLock { $0.traces.report(title: "check \(config.name): \(config.request.method) \(redactor.redact(config.request.url))") }
+        state.withLock { $0.traces.report(title: "check \(config.name): \(config.request.method) \(redactor.redact(config.request.url))", redactor: redactor) }
     }
 }

@@ -63,10 +63,28 @@ struct ProbeAccumulator: Sendable {
     }
 }
 
+/// A probe's label sets, built once: every run's series share these arrays instead of
+/// allocating their own (a thousand checks publish ~25 series each, every interval).
+struct ProbeLabelSets: Sendable {
+    let base: [Label]
+    let phases: [[Label]]
+    let success: [Label]
+    let failure: [Label]
+    let reasons: [[Label]]
+
+    init(_ base: [Label]) {
+        self.base = base
+        phases = PhaseTimings.phaseNames.map { base + [Label("phase", $0)] }
+        success = base + [Label("result", "success")]
+        failure = base + [Label("result", "failure")]
+        reasons = FailureReason.allCases.map { base + [Label("reason", $0.rawValue)] }
+    }
+}
+
 /// One probe's series: its identifying labels, last result (nil when it did not run last
 /// time) and accumulated counters.
 struct ProbeSeries {
-    var labels: [Label]
+    var labels: ProbeLabelSets
     var last: LastProbeResult?
     var accumulator: ProbeAccumulator
 }
@@ -78,13 +96,13 @@ enum ProbeFamilies {
         var tlsVersion: [Series] = [], regex: [Series] = []
         var runs: [Series] = [], failures: [Series] = [], histogram: [Series] = []
         for probe in probes {
-            let labels = probe.labels
+            let labels = probe.labels.base
             if let last = probe.last {
                 success.append(Series(labels, last.success ? 1 : 0))
                 duration.append(Series(labels, last.durationSeconds))
                 status.append(Series(labels, Double(last.status)))
-                for phase in last.timings.phases {
-                    phases.append(Series(labels + [Label("phase", phase.name)], phase.seconds))
+                for (index, phase) in last.timings.phases.enumerated() {
+                    phases.append(Series(probe.labels.phases[index], phase.seconds))
                 }
                 contentLength.append(Series(labels, Double(last.contentLength)))
                 redirects.append(Series(labels, Double(last.redirects)))
@@ -96,10 +114,10 @@ enum ProbeFamilies {
                 regex.append(Series(labels, last.failedDueToRegex ? 1 : 0))
             }
             let accumulator = probe.accumulator
-            runs.append(Series(labels + [Label("result", "success")], Double(accumulator.successes)))
-            runs.append(Series(labels + [Label("result", "failure")], Double(accumulator.failures)))
-            for reason in FailureReason.allCases {
-                failures.append(Series(labels + [Label("reason", reason.rawValue)], Double(accumulator.failuresByReason[reason] ?? 0)))
+            runs.append(Series(probe.labels.success, Double(accumulator.successes)))
+            runs.append(Series(probe.labels.failure, Double(accumulator.failures)))
+            for (index, reason) in FailureReason.allCases.enumerated() {
+                failures.append(Series(probe.labels.reasons[index], Double(accumulator.failuresByReason[reason] ?? 0)))
             }
             histogram.append(Series(labels: labels, value: .histogram(accumulator.duration)))
         }

@@ -22,9 +22,10 @@ struct TraceRedactor: Sendable {
             .contains { lowered.contains($0) }
     }
 
-    /// `"password": "..."`, `"access_token":"..."` and the like in JSON text.
+    /// `"password": "..."`, `"access_token":"..."` and the like in JSON text (also when the
+    /// text was cut inside the value).
     private static let jsonField = try! NSRegularExpression(
-        pattern: #"("[A-Za-z0-9_\-]*(?:password|passwd|secret|token|api_?key|session|otp|pin)[A-Za-z0-9_\-]*"\s*:\s*)"(?:[^"\\]|\\.)*""#,
+        pattern: #"("[A-Za-z0-9_\-]*(?:password|passwd|secret|token|api_?key|session|otp|pin)[A-Za-z0-9_\-]*"\s*:\s*)"(?:[^"\\]|\\.)*(?:"|\\?$)"#,
         options: [.caseInsensitive])
     /// `token=...` in form bodies and query strings.
     private static let formField = try! NSRegularExpression(
@@ -38,6 +39,18 @@ struct TraceRedactor: Sendable {
         let formRange = NSRange(result.startIndex..., in: result)
         result = Self.formField.stringByReplacingMatches(in: result, range: formRange, withTemplate: "$1\(Redactor.placeholder)")
         return result
+    }
+
+    /// Text cut at a length limit may end with the start of a secret; drop that start.
+    func droppingPartialSecret(atEndOf text: String) -> String {
+        for secret in base.secrets where secret.count > 3 {
+            var length = min(secret.count - 1, text.count)
+            while length >= 4 {
+                if text.hasSuffix(secret.prefix(length)) { return String(text.dropLast(length)) + Redactor.placeholder }
+                length -= 1
+            }
+        }
+        return text
     }
 
     func header(name: String, value: String) -> String {

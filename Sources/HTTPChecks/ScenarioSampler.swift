@@ -17,7 +17,7 @@ public final class ScenarioSampler: Sampler {
     private let runners: [StepRunner]
     private let redactor: Redactor
     private let labels: [Label]
-    private let stepLabels: [[Label]]
+    private let stepLabels: [ProbeLabelSets]
     private let state: Mutex<State>
 
     private struct State {
@@ -49,7 +49,7 @@ public final class ScenarioSampler: Sampler {
         }
         let userLabels = config.labels.map { Label($0.name, $0.value) }
         labels = [Label("scenario", config.name)] + userLabels
-        stepLabels = config.steps.map { [Label("scenario", config.name), Label("step", $0.name)] + userLabels }
+        stepLabels = config.steps.map { ProbeLabelSets([Label("scenario", config.name), Label("step", $0.name)] + userLabels) }
         state = Mutex(State(steps: Array(repeating: StepState(), count: config.steps.count)))
     }
 
@@ -86,10 +86,14 @@ public final class ScenarioSampler: Sampler {
                 extractedValues.append(value)
             }
         }
-        let duration = (clock.now - started).seconds
+        let duration = (clock.now - started).inSeconds
         let failedIndex = runs.firstIndex { !$0.succeeded }
         let success = failedIndex == nil
-        let traceRedactor = TraceRedactor(redactor, extracted: extractedValues)
+        var summary: String?
+        if let failedIndex, let failure = runs[failedIndex].failure {
+            let redacted = TraceRedactor(redactor, extracted: extractedValues).text(failure.message)
+            summary = "step \(config.steps[failedIndex].name): \(failure.reason.rawValue): \(redacted)"
+        }
         return state.withLock { state in
             if state.finishedRun >= runNumber { return result(state) }
             state.finishedRun = runNumber
@@ -105,14 +109,11 @@ public final class ScenarioSampler: Sampler {
             }
             state.scenario.record(success: success, reason: failedIndex.flatMap { runs[$0].failure?.reason }, durationSeconds: duration)
             state.lastSuccess = success
-            var summary: String?
-            if let failedIndex, let failure = runs[failedIndex].failure {
-                summary = "step \(config.steps[failedIndex].name): \(failure.reason.rawValue): \(traceRedactor.text(failure.message))"
-            }
             state.lastOutcome = CollectorOutcome(collector: id, success: success, durationSeconds: duration,
                                                  error: summary.map { "scenario \(config.name): \($0)" })
-            let stepTraces = runs.enumerated().map { StepTrace(step: config.steps[$0.offset].name, run: $0.element, redactor: traceRedactor) }
-            state.traces.append(RunTrace(started: startedAt, success: success, durationSeconds: duration, failure: summary, steps: stepTraces))
+            let steps = runs.enumerated().map { RecordedStep(step: config.steps[$0.offset].name, run: $0.element) }
+            state.traces.append(RunTrace(started: startedAt, success: success, durationSeconds: duration, failure: summary,
+                                         steps: steps, extracted: extractedValues))
             return result(state)
         }
     }
@@ -135,7 +136,7 @@ public final class ScenarioSampler: Sampler {
             let summary = "step \(stepName): timeout: no result within \(Renderer.formatNumber(seconds))s"
             state.lastOutcome = CollectorOutcome(collector: id, success: false, durationSeconds: seconds, error: "scenario \(config.name): \(summary)")
             state.traces.append(RunTrace(started: Date(timeIntervalSinceNow: -seconds), success: false, durationSeconds: seconds,
-                                         failure: summary, steps: [StepTrace(step: stepName, note: "timeout: stopped by the scheduler")]))
+                                         failure: summary, steps: [RecordedStep(step: stepName, note: "timeout: stopped by the scheduler")]))
             return result(state)
         }
     }
@@ -159,6 +160,6 @@ public final class ScenarioSampler: Sampler {
 
     /// The last few runs, every step in full (redacted), newest first, as plain text.
     public func traceReport() -> String {
-        state.withLock { $0.traces.report(title: "scenario \(config.name): \(config.steps.count) step(s)") }
+        state.withLock { $0.traces.report(title: "scenario \(config.name): \(config.steps.count) step(s)", redactor: redactor) }
     }
 }

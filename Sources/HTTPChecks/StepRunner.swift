@@ -1,4 +1,5 @@
 import ExporterConfig
+import Exposition
 import Foundation
 import HTTPProbe
 
@@ -68,7 +69,7 @@ struct StepRunner: Sendable {
         let clock = ContinuousClock()
         let started = clock.now
         let response = await engine.perform(probeRequest)
-        let duration = (clock.now - started).seconds
+        let duration = (clock.now - started).inSeconds
         var run = StepRun(response: response, durationSeconds: duration, request: probeRequest)
         if let error = response.error {
             run.failure = ProbeFailure(reason: FailureReason(error.kind), message: Self.describe(error, timeout: timeout, timings: response.timings))
@@ -90,21 +91,11 @@ struct StepRunner: Sendable {
             let phase = timings.phases.last { $0.seconds > 0 }?.name ?? "resolve"
             let during = ["resolve": "resolving the host", "connect": "connecting", "tls": "the TLS handshake",
                           "processing": "waiting for the response", "transfer": "reading the body"][phase] ?? phase
-            return "no complete response within \(DurationFormat.text(timeout)) (timed out while \(during))"
+            return "no complete response within \(DurationParser.format(timeout)) (timed out while \(during))"
         case .cancelled:
             return "cancelled after \(CompiledExpectations.seconds(timings.total))"
         default:
             return error.message
         }
-    }
-}
-
-enum DurationFormat {
-    static func text(_ duration: Duration) -> String { DurationParser.format(duration) }
-}
-
-extension Duration {
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

@@ -20,12 +20,13 @@ struct StepTrace: Sendable {
     /// How much of each body a trace keeps.
     static let bodyPreviewBytes = 512
 
-    init(step: String?, run: StepRun, redactor: TraceRedactor) {
+    /// `bodyLength` is the body's full size when `run` holds only its head.
+    init(step: String?, run: StepRun, redactor: TraceRedactor, bodyLength: Int? = nil) {
         self.step = step
         if let request = run.request {
             requestLine = "\(request.method) \(redactor.text(request.url))"
             requestHeaders = request.headers.map { "\($0.name): \(redactor.header(name: $0.name, value: $0.value))" }
-            requestBody = request.body.map { Self.preview($0, redactor: redactor) }
+            requestBody = request.body.map { Self.preview($0, totalLength: $0.count, redactor: redactor) }
         } else {
             requestLine = "(not sent)"
             requestHeaders = []
@@ -41,7 +42,7 @@ struct StepTrace: Sendable {
             statusLine = "no response"
         }
         responseHeaders = response.headers.map { "\($0.name): \(redactor.header(name: $0.name, value: $0.value))" }
-        bodyPreview = response.body.isEmpty ? "" : Self.preview(response.body, redactor: redactor)
+        bodyPreview = response.body.isEmpty ? "" : Self.preview(response.body, totalLength: bodyLength ?? response.body.count, redactor: redactor)
         let t = response.timings
         timings = t.phases.map { "\($0.name) \(Self.format($0.seconds))" }.joined(separator: ", ") + "; total \(Self.format(t.total))"
         if let info = response.tls {
@@ -67,14 +68,12 @@ struct StepTrace: Sendable {
         failure = note
     }
 
-    static func preview(_ bytes: [UInt8], redactor: TraceRedactor) -> String {
-        let cut = bytes.count > bodyPreviewBytes
-        // Redact the whole head before cutting so a secret split at the cut cannot survive.
-        let head = String(decoding: bytes.prefix(bodyPreviewBytes * 2), as: UTF8.self)
-        var text = redactor.text(head)
-        if text.count > bodyPreviewBytes { text = String(text.prefix(bodyPreviewBytes)) }
+    static func preview(_ bytes: [UInt8], totalLength: Int, redactor: TraceRedactor) -> String {
+        let cut = totalLength > bodyPreviewBytes
+        var text = redactor.text(String(decoding: bytes.prefix(bodyPreviewBytes), as: UTF8.self))
+        if cut { text = redactor.droppingPartialSecret(atEndOf: text) }
         let printable = String(text.unicodeScalars.map { $0.value < 0x20 && $0 != "\n" && $0 != "\t" ? "." : Character($0) })
-        return printable + (cut ? " … (\(bytes.count) bytes)" : "")
+        return printable + (cut ? " … (\(totalLength) bytes)" : "")
     }
 
     static func format(_ seconds: Double) -> String {
@@ -96,37 +95,83 @@ struct StepTrace: Sendable {
     }
 }
 
+/// One step as recorded for its trace: the raw exchange with the body cut short. Formatting
+/// and redaction happen only when someone asks for the report, not on every run.
+struct RecordedStep: Sendable {
+    var step: String?
+    var run: StepRun
+    var bodyLength: Int
+    /// For steps the scheduler gave up on: what to say instead of an exchange.
+    var note: String?
+
+    init(step: String?, run: StepRun) {
+        self.step = step
+        var kept = run
+        bodyLength = run.response?.body.count ?? 0
+        // Only what the preview shows is kept: a thousand checks × five traces must stay small.
+        if let body = run.response?.body, body.count > StepTrace.bodyPreviewBytes {
+            kept.response?.body = Array(body.prefix(StepTrace.bodyPreviewBytes))
+        }
+        self.run = kept
+    }
+
+    init(step: String?, note: String) {
+        self.step = step
+        run = StepRun(response: nil, durationSeconds: 0)
+        bodyLength = 0
+        self.note = note
+    }
+
+    func trace(_ redactor: TraceRedactor) -> StepTrace {
+        if let note { return StepTrace(step: step, note: note) }
+        return StepTrace(step: step, run: run, redactor: redactor, bodyLength: bodyLength)
+    }
+}
+
 /// One run of a check or scenario.
 struct RunTrace: Sendable {
     var started: Date
     var success: Bool
     var durationSeconds: Double
-    /// `status: got 503, expected 2xx` (with the step for scenarios); redacted.
+    /// `status: got 503, expected 2xx` (with the step for scenarios); already redacted.
     var failure: String?
-    var steps: [StepTrace]
+    var steps: [RecordedStep]
+    /// Values extracted during the run (tokens): redacted wherever they appear.
+    var extracted: [String] = []
+    /// Successful runs this one stands for (it is the latest of them).
+    var successfulRuns = 1
 
-    func render(into lines: inout [String]) {
+    func render(into lines: inout [String], redactor: Redactor) {
+        let traceRedactor = TraceRedactor(redactor, extracted: extracted)
         let result = success ? "SUCCESS" : "FAILURE"
-        lines.append("=== \(started.formatted(.iso8601))  \(result)  \(StepTrace.format(durationSeconds))")
+        let repeats = successfulRuns > 1 ? "  (latest of \(successfulRuns) successful runs in a row)" : ""
+        lines.append("=== \(started.formatted(.iso8601))  \(result)  \(StepTrace.format(durationSeconds))\(repeats)")
         if let failure { lines.append("  \(failure)") }
-        for step in steps { step.render(into: &lines) }
+        for step in steps { step.trace(traceRedactor).render(into: &lines) }
         lines.append("")
     }
 }
 
-/// The last few runs, newest last.
+/// The last few runs, newest last. Successful runs in a row are kept as one (the latest),
+/// so a healthy check holds a single trace and the ring keeps the failures around it.
 struct TraceRing: Sendable {
     static let capacity = 5
     private(set) var runs: [RunTrace] = []
 
     mutating func append(_ run: RunTrace) {
+        if run.success, let last = runs.last, last.success {
+            var merged = run
+            merged.successfulRuns = last.successfulRuns + 1
+            runs[runs.count - 1] = merged
+            return
+        }
         runs.append(run)
         if runs.count > Self.capacity { runs.removeFirst(runs.count - Self.capacity) }
     }
 
-    func report(title: String) -> String {
+    func report(title: String, redactor: Redactor) -> String {
         var lines = [title, "last \(runs.count) run(s), newest first; secrets and tokens are redacted", ""]
-        for run in runs.reversed() { run.render(into: &lines) }
+        for run in runs.reversed() { run.render(into: &lines, redactor: redactor) }
         if runs.isEmpty { lines.append("(no runs yet)") }
         return lines.joined(separator: "\n")
     }

@@ -14,9 +14,23 @@ public final class HTTPProbeEngine: Sendable {
     /// libcurl's global state is set up once per process, before any handle exists.
     private static let globalInit: CURLcode = mitra_curl_global_init()
 
+    /// Every probe in flight holds a socket; a thousand checks against a hung target would
+    /// run into the common soft limit of 1024 descriptors and fail as `connect`. The soft
+    /// limit is raised towards the hard one once, as Go's runtime does for its exporters.
+    private static let descriptorLimit: Void = {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        let wanted = min(limit.rlim_max, 65536)
+        if limit.rlim_cur < wanted {
+            limit.rlim_cur = wanted
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+    }()
+
     /// Starts the engine thread.
     public init(name: String = "mitra-curl") {
         _ = Self.globalInit
+        _ = Self.descriptorLimit
         shared = EngineShared()
         let shared = shared
         let thread = Thread {
@@ -82,6 +96,15 @@ final class EngineShared: Sendable {
         /// which libcurl allows from any thread.
         var multi: MultiHandle?
         var inFlight = 0
+        /// A wakeup was sent and the engine has not yet taken the work: further submissions
+        /// need not wake it again (each wakeup is a write to a pipe).
+        var wakeupPending = false
+
+        mutating func wake() {
+            guard !wakeupPending, let multi else { return }
+            wakeupPending = true
+            multi.wakeup()
+        }
     }
 
     /// The multi handle as other threads see it: they only ever call curl_multi_wakeup on it,
@@ -121,7 +144,7 @@ final class EngineShared: Sendable {
             }
             state.entries[submission.id] = .queued(submission)
             state.queuedIDs.append(submission.id)
-            state.multi?.wakeup()
+            state.wake()
             return .queued
         }
         switch action {
@@ -149,7 +172,7 @@ final class EngineShared: Sendable {
                 return submission
             case .inFlight:
                 state.cancelRequests.append(id)
-                state.multi?.wakeup()
+                state.wake()
                 return nil
             }
         }
@@ -196,9 +219,11 @@ private struct EngineLoop {
         shared.state.withLock { $0.multi = published }
         var transfers: [UInt64: Transfer] = [:]
         var byHandle: [UnsafeMutableRawPointer: UInt64] = [:]
+        var trim = MemoryTrim()
 
         while true {
             let (submissions, cancels, stopping) = shared.state.withLock { state -> ([Submission], [UInt64], Bool) in
+                state.wakeupPending = false
                 var taken: [Submission] = []
                 for id in state.queuedIDs {
                     if case .queued(let submission) = state.entries[id] {
@@ -244,14 +269,24 @@ private struct EngineLoop {
             curl_multi_perform(multi, &running)
             var easy: UnsafeMutableRawPointer?
             var result = CURLE_OK
+            var finished: [(UInt64, CheckedContinuation<ProbeResponse, Never>, ProbeResponse)] = []
             while mitra_curl_multi_next_done(multi, &easy, &result) == 1 {
                 guard let handle = easy, let id = byHandle.removeValue(forKey: handle),
                       let transfer = transfers.removeValue(forKey: id) else { continue }
                 let response = transfer.response(result: result)
                 curl_multi_remove_handle(multi, handle)
-                shared.state.withLock { $0.inFlight = transfers.count }
-                finish(id, transfer.continuation, response)
+                finished.append((id, transfer.continuation, response))
             }
+            if !finished.isEmpty {
+                // One lock for the whole batch: callers submitting meanwhile contend less.
+                let remaining = transfers.count
+                shared.state.withLock { state in
+                    state.inFlight = remaining
+                    for (id, _, _) in finished { state.entries[id] = nil }
+                }
+                for (_, continuation, response) in finished { continuation.resume(returning: response) }
+            }
+            trim.observe(inFlight: transfers.count)
             // Sleeps until a socket is ready, libcurl's next timeout, a wakeup, or 1 s.
             curl_multi_poll(multi, nil, 0, 1000, nil)
         }
@@ -292,5 +327,26 @@ private struct EngineLoop {
         for submission in queued {
             submission.continuation.resume(returning: ProbeResponse(error: ProbeError(kind: .shutdown, message: message)))
         }
+    }
+}
+
+/// A burst of transfers (every check firing at once) leaves freed buffers that glibc keeps
+/// mapped; handing them back after the burst keeps the resident size near the steady state.
+private struct MemoryTrim {
+    /// Starts at the threshold so the first idle moment after startup (config parsing and
+    /// the first round of probes) trims once.
+    private var peak = minimumBurst
+    private var lastTrim = ContinuousClock.now
+    static let minimumBurst = 32
+    static let spacing: Duration = .seconds(10)
+
+    mutating func observe(inFlight: Int) {
+        peak = max(peak, inFlight)
+        guard peak >= Self.minimumBurst, inFlight <= peak / 8 else { return }
+        let now = ContinuousClock.now
+        guard now - lastTrim >= Self.spacing else { return }
+        lastTrim = now
+        peak = inFlight
+        mitra_release_free_memory()
     }
 }

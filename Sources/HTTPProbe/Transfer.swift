@@ -80,6 +80,9 @@ final class Transfer {
         set(CURLOPT_FRESH_CONNECT, 1)
         set(CURLOPT_FORBID_REUSE, 1)
         set(CURLOPT_DNS_CACHE_TIMEOUT, 0)
+        // libcurl allocates a 64 KiB upload buffer per handle by default; probes send small
+        // bodies, and a thousand probes in flight should not cost 64 MiB.
+        set(CURLOPT_UPLOAD_BUFFERSIZE, 16 * 1024)
         set(CURLOPT_FOLLOWLOCATION, request.followRedirects ? 1 : 0)
         set(CURLOPT_MAXREDIRS, request.maxRedirects)
         switch request.ipVersion {
@@ -149,19 +152,26 @@ final class Transfer {
     }
 
     fileprivate func receiveHeader(_ data: UnsafeRawBufferPointer) {
-        let line = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        if line.hasPrefix("HTTP/") {
+        // Parsed on bytes: this runs for every header line of every probe.
+        let bytes = data.bindMemory(to: UInt8.self)
+        if bytes.count >= 5, bytes[0] == UInt8(ascii: "H"), bytes[1] == UInt8(ascii: "T"), bytes[2] == UInt8(ascii: "T"),
+           bytes[3] == UInt8(ascii: "P"), bytes[4] == UInt8(ascii: "/") {
             // A new response (after a redirect or `100 Continue`): keep only the last one's.
             headers.removeAll(keepingCapacity: true)
             headerBytes = 0
             captureTLS()
             return
         }
-        guard !line.isEmpty, headerBytes + data.count <= Self.maxHeaderBytes,
-              let colon = line.firstIndex(of: ":") else { return }
-        headerBytes += data.count
-        let name = String(line[..<colon])
-        let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        guard headerBytes + bytes.count <= Self.maxHeaderBytes,
+              let colon = bytes.firstIndex(of: UInt8(ascii: ":")), colon > 0 else { return }
+        headerBytes += bytes.count
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A }
+        var start = colon + 1
+        var end = bytes.count
+        while start < end, isSpace(bytes[start]) { start += 1 }
+        while end > start, isSpace(bytes[end - 1]) { end -= 1 }
+        let name = String(decoding: UnsafeBufferPointer(rebasing: bytes[..<colon]), as: UTF8.self)
+        let value = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
         headers.append(ProbeResponse.Header(name: name, value: value))
     }
 

@@ -47,6 +47,9 @@ public protocol Sampler: Sendable {
     func sample() async -> SampleResult
     /// Releases connections and other resources; called once when the sampler is retired.
     func shutdown() async
+    /// What to publish when a run overruns its budget and the scheduler stops waiting
+    /// (a default is provided: no series, a failed outcome per collector).
+    func timedOutResult(after seconds: Double) -> SampleResult
 }
 
 extension Sampler {

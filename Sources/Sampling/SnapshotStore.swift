@@ -8,6 +8,9 @@ public struct SamplerSnapshot: Sendable {
     public var startedAt: Double
     public var finishedAt: Double
     public var result: SampleResult
+    /// The families' sample lines, rendered once when published (they are the same in both
+    /// exposition formats), so a scrape only concatenates.
+    var rendered: [RenderedBlock] = []
 
     public init(samplerID: String, interval: Duration, startedAt: Double, finishedAt: Double, result: SampleResult) {
         self.samplerID = samplerID
@@ -95,6 +98,8 @@ public final class SnapshotStore: Sendable {
     }
 
     public func publish(_ snapshot: SamplerSnapshot) {
+        var snapshot = snapshot
+        snapshot.rendered = RenderedBlock.render(snapshot.result.families)
         state.withLock { state in
             guard state.expected[snapshot.samplerID] != nil else { return }
             state.snapshots[snapshot.samplerID] = snapshot
@@ -146,14 +151,46 @@ public final class SnapshotStore: Sendable {
         let (snapshots, statuses) = state.withLock { state in
             (state.order.compactMap { state.snapshots[$0] }, Self.orderedStatuses(state))
         }
-        var families = CollectorMetrics.families(for: statuses)
-        families += snapshots.flatMap(\.result.families)
         var body = ""
-        Renderer.render(Renderer.merge(families), format: format, into: &body)
+        Renderer.render(Renderer.merge(CollectorMetrics.families(for: statuses)), format: format, into: &body)
+        // Group every sampler's pre-rendered lines under one header per family name.
+        var order: [RenderedBlock] = []
+        var lines: [String: String] = [:]
+        for snapshot in snapshots {
+            for block in snapshot.rendered {
+                if lines[block.name] == nil {
+                    order.append(block)
+                    lines[block.name] = block.lines
+                } else {
+                    lines[block.name]! += block.lines
+                }
+            }
+        }
+        for block in order {
+            Renderer.writeHeader(name: block.name, help: block.help, type: block.type, format: format, into: &body)
+            body += lines[block.name]!
+        }
         state.withLock { state in
             if state.generation == generation { state.renderCache[format] = (generation, body) }
         }
         return body
+    }
+}
+
+/// One family of a snapshot with its sample lines already rendered.
+struct RenderedBlock: Sendable {
+    var name: String
+    var help: String
+    var type: MetricType
+    var lines: String
+
+    static func render(_ families: [MetricFamily]) -> [RenderedBlock] {
+        Renderer.merge(families).compactMap { family in
+            guard !family.series.isEmpty else { return nil }
+            var lines = ""
+            Renderer.writeSamples(family, into: &lines)
+            return RenderedBlock(name: family.name, help: family.help, type: family.type, lines: lines)
+        }
     }
 }
 

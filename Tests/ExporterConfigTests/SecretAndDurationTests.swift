@@ -51,8 +51,15 @@ import Testing
 
 @Suite struct RedactorTests {
     @Test func redactsKnownSecretsLongestFirst() {
-        let redactor = Redactor(secrets: ["abc", "abcdef"])
-        #expect(redactor.redact("x abcdef y abc") == "x <secret> y <secret>")
+        let redactor = Redactor(secrets: ["abcd", "abcdef"])
+        #expect(redactor.redact("x abcdef y abcd") == "x <secret> y <secret>")
+    }
+
+    /// A placeholder is never matched again, and values too short to tell from ordinary
+    /// text are left alone rather than blanking out every word.
+    @Test func placeholdersAreNotRedactedTwice() {
+        #expect(Redactor(secrets: ["secr", "t"]).redact("GET http://host/health secr") == "GET http://host/health <secret>")
+        #expect(Redactor(secrets: ["<sec"]).redact("a <sec b") == "a <secret> b")
     }
 
     @Test(arguments: [

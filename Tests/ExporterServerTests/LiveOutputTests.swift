@@ -56,6 +56,11 @@ let postgresExporterCompatibleLint = try! NSRegularExpression(
                 interval: 2s
                 timeout: 1s
                 collectors: [database, activity, locks, statements, tables, replication, bgwriter, wal]
+                queries:
+                  - name: databases
+                    sql: SELECT datname AS database, 1 AS present FROM pg_database WHERE NOT datistemplate
+                    metrics:
+                      - {name: test_database_present, type: gauge, help: A database exists., labels: [database], value: present}
 
             """
         } else {
@@ -67,7 +72,11 @@ let postgresExporterCompatibleLint = try! NSRegularExpression(
         #expect(try waitUntilReady(base))
         let body = try curl(["-f", "\(base)/metrics"]).output
         #expect(body.contains("probe_success{check=\"refused\",endpoint=\"/\"} 0"))
-        if env["PGPW"] != nil { #expect(body.contains("pg_up{instance_name=\"test\"} 1")) }
+        if env["PGPW"] != nil {
+            #expect(body.contains("pg_up{instance_name=\"test\"} 1"))
+            #expect(body.contains("test_database_present{instance_name=\"test\",database=\"postgres\"} 1"))
+            #expect(body.contains("mitra_exporter_collector_success{collector=\"postgres/test/query/databases\"} 1"))
+        }
         let result = try runCommand(promtool, ["check", "metrics"], stdin: body)
         let problems = result.output.split(separator: "\n").map(String.init).filter { line in
             postgresExporterCompatibleLint.firstMatch(in: line, range: NSRange(line.startIndex..., in: line)) == nil

@@ -230,6 +230,38 @@ struct HTTPProbeEngineTests {
         }
     }
 
+    @Test func probesInFlightDoNotOccupyTheCooperativePool() async throws {
+        let engine = HTTPProbeEngine()
+        defer { engine.shutdown() }
+        let listener = try HangingListener()
+        defer { listener.close() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<300 {
+                group.addTask { _ = await engine.perform(ProbeRequest(url: "http://127.0.0.1:\(listener.port)/", timeout: .seconds(2))) }
+            }
+            // With 300 probes hanging, other async work (a scrape, say) still runs at once.
+            try await Task.sleep(for: .milliseconds(200))
+            let clock = ContinuousClock()
+            let started = clock.now
+            for _ in 0..<20 {
+                try await Task.sleep(for: .milliseconds(5))
+                await Task.yield()
+            }
+            #expect(clock.now - started < .milliseconds(600))
+            #expect(engine.inFlightCount == 300)
+            try await group.waitForAll()
+        }
+        #expect(engine.inFlightCount == 0)
+    }
+
+    @Test func descriptorSoftLimitIsRaisedForManySockets() {
+        let engine = HTTPProbeEngine()
+        defer { engine.shutdown() }
+        var limit = rlimit()
+        #expect(getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0)
+        #expect(limit.rlim_cur >= min(limit.rlim_max, 65536))
+    }
+
     @Test func shutdownFailsInFlightAndLaterRequests() async throws {
         let engine = HTTPProbeEngine()
         let listener = try HangingListener()

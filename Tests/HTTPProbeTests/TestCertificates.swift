@@ -1,4 +1,8 @@
 import Foundation
+import Synchronization
+
+/// Removed when the test process exits.
+private let createdDirectory = Mutex<String?>(nil)
 
 /// A CA and server certificates made with the openssl CLI once per test process: one valid
 /// (for 127.0.0.1, localhost and mitra.test, expiring at a fixed date) and one expired.
@@ -20,9 +24,13 @@ struct TestCertificates: Sendable {
     static func get() throws -> TestCertificates { try shared.get() }
 
     private static func make() throws -> TestCertificates {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mitra-http-tls-\(getpid())").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mitra-http-tls-\(getpid())-\(UUID().uuidString.prefix(8))").path
         try? FileManager.default.removeItem(atPath: directory)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        createdDirectory.withLock { $0 = directory }
+        atexit {
+            if let directory = createdDirectory.withLock({ $0 }) { try? FileManager.default.removeItem(atPath: directory) }
+        }
         let config = """
         [ ca ]
         default_ca = test_ca

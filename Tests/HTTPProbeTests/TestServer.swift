@@ -216,7 +216,8 @@ final class HangingListener: Sendable {
     let port: Int
     private let descriptor: Int32
 
-    init() throws {
+    /// With `listening: false` the port stays reserved but refuses connections.
+    init(listening: Bool = true) throws {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw POSIXError(.EMFILE) }
         var address = sockaddr_in()
@@ -226,7 +227,7 @@ final class HangingListener: Sendable {
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard bound == 0, listen(descriptor, 512) == 0 else {
+        guard bound == 0, !listening || listen(descriptor, 512) == 0 else {
             Glibc.close(descriptor)
             throw POSIXError(.EADDRINUSE)
         }
@@ -242,11 +243,9 @@ final class HangingListener: Sendable {
         Glibc.close(descriptor)
     }
 
-    /// A loopback port with nothing listening on it (bound, then released).
+    /// A loopback port that refuses connections: bound (so no other test can take it) but
+    /// not listening. Reserved until the process exits, which keeps it simple to share.
     static func closedPort() throws -> Int {
-        let listener = try HangingListener()
-        let port = listener.port
-        listener.close()
-        return port
+        try HangingListener(listening: false).port
     }
 }

@@ -7,29 +7,10 @@ import PostgresClient
 import Sampling
 import Testing
 
-/// Connections to the throwaway cluster for the SQL-defined collector tests: a read-only
-/// monitoring session (as the exporter opens) and a writable one for fixtures.
-enum QueryTestDatabase {
-    static let environment = ProcessInfo.processInfo.environment
-    static var available: Bool { environment["MITRA_TEST_PG_PORT"] != nil }
-
-    static func connect(readOnly: Bool) async throws -> PostgresConnection {
-        let env = { (name: String) in environment["MITRA_TEST_PG_\(name)"] ?? "" }
-        let target = PostgresConnectionTarget.parameters([
-            .init("host", env("HOST")), .init("port", env("PORT")), .init("user", env("USER")),
-            .init("password", env("PASSWORD")), .init("dbname", env("DATABASE")),
-        ])
-        return try await PostgresConnection.connect(PostgresConnectionSettings(
-            target: target, applicationName: readOnly ? "mitra-exporter" : "mitra-test-writer",
-            statementTimeout: .seconds(10), readOnly: readOnly))
-    }
-}
-
-extension PostgresConnection {
-    @discardableResult
-    func sql(_ text: String, _ parameters: [String?] = []) async throws -> QueryResult {
-        try await query(text, parameters, deadline: .now + .seconds(15))
-    }
+/// The exporter's own kind of session: read-only, bounded.
+func monitorSession(_ cluster: SharedCluster) async throws -> PostgresConnection {
+    try await PostgresConnection.connect(PostgresConnectionSettings(
+        target: .connectionString(cluster.keyValue()), statementTimeout: .seconds(10)))
 }
 
 /// Reads a family's series as `[labels joined: value]` for exact comparisons.
@@ -50,8 +31,10 @@ func seriesValues(_ families: [MetricFamily], _ name: String) -> [String: Double
     return values
 }
 
-@Suite(.serialized, .enabled(if: QueryTestDatabase.available, "MITRA_TEST_PG_* not set: run scripts/pg-test-cluster.sh"))
+@Suite(.serialized, .enabled(if: SharedCluster.available, "MITRA_TEST_PG_* not set: run scripts/pg-test-cluster.sh"))
 struct SQLQueryCollectorTests {
+    let cluster = SharedCluster.current!
+
     static let loginQuery = """
         SELECT role_id AS role, outcome, count(*) AS attempts,
                count(*) FILTER (WHERE duration_ms <= 250) AS le_0_25,
@@ -79,15 +62,15 @@ struct SQLQueryCollectorTests {
     }
 
     func makeTable(_ writer: PostgresConnection, _ name: String) async throws {
-        try await writer.sql("DROP TABLE IF EXISTS \(name)")
-        try await writer.sql("""
+        try await writer.run("DROP TABLE IF EXISTS \(name)")
+        try await writer.run("""
             CREATE TABLE \(name) (event_id bigserial PRIMARY KEY, occurred_at timestamptz NOT NULL DEFAULT now(),
                                   role_id text, outcome text NOT NULL, duration_ms integer)
             """)
     }
 
     func insert(_ writer: PostgresConnection, _ table: String, role: String, outcome: String, durationMs: Int, count: Int = 1) async throws {
-        try await writer.sql("INSERT INTO \(table) (role_id, outcome, duration_ms) SELECT $1, $2, $3::int FROM generate_series(1, $4::int)",
+        try await writer.run("INSERT INTO \(table) (role_id, outcome, duration_ms) SELECT $1, $2, $3::int FROM generate_series(1, $4::int)",
                              [role, outcome, String(durationMs), String(count)])
     }
 
@@ -112,8 +95,8 @@ struct SQLQueryCollectorTests {
     }
 
     @Test func countsExactlyPerRoleAndOutcomeAcrossSamples() async throws {
-        let writer = try await QueryTestDatabase.connect(readOnly: false)
-        let monitor = try await QueryTestDatabase.connect(readOnly: true)
+        let writer = try await cluster.admin()
+        let monitor = try await monitorSession(cluster)
         let table = "lic_schema.auth_events_exact"
         try await makeTable(writer, table)
         // Rows from before the exporter started are not counted.
@@ -151,15 +134,15 @@ struct SQLQueryCollectorTests {
     /// A transaction takes a key, stays open while later keys commit, then commits: its row
     /// must be counted once, and none of the others twice.
     @Test func slowConcurrentInsertIsNeitherMissedNorCountedTwice() async throws {
-        let writer = try await QueryTestDatabase.connect(readOnly: false)
-        let slowWriter = try await QueryTestDatabase.connect(readOnly: false)
-        let monitor = try await QueryTestDatabase.connect(readOnly: true)
+        let writer = try await cluster.admin()
+        let slowWriter = try await cluster.admin()
+        let monitor = try await monitorSession(cluster)
         let table = "lic_schema.auth_events_inflight"
         try await makeTable(writer, table)
         let collector = loginCollector(table: table)
         _ = await sampleUntil(collector, monitor, total: 0, attempts: 1)
 
-        try await slowWriter.sql("BEGIN")
+        try await slowWriter.run("BEGIN")
         try await insert(slowWriter, table, role: "role-policyholder", outcome: "success", durationMs: 100)
         try await insert(writer, table, role: "role-support-staff", outcome: "success", durationMs: 100, count: 10)
         // While the slow transaction is open, the ten visible rows (keys above its key) must wait.
@@ -169,7 +152,7 @@ struct SQLQueryCollectorTests {
             history += seen
         }
         #expect(history.allSatisfy { $0 == 0 }, "counted past an in-flight key: \(history)")
-        try await slowWriter.sql("COMMIT")
+        try await slowWriter.run("COMMIT")
         let (families, after) = await sampleUntil(collector, monitor, total: 11)
         #expect(after.last == 11)
         #expect(seriesValues(families, "agentmitra_login_attempts_total") == [
@@ -184,8 +167,8 @@ struct SQLQueryCollectorTests {
     }
 
     @Test func truncationIsDetectedAndCountingContinues() async throws {
-        let writer = try await QueryTestDatabase.connect(readOnly: false)
-        let monitor = try await QueryTestDatabase.connect(readOnly: true)
+        let writer = try await cluster.admin()
+        let monitor = try await monitorSession(cluster)
         let table = "lic_schema.auth_events_truncated"
         try await makeTable(writer, table)
         try await insert(writer, table, role: "r", outcome: "success", durationMs: 1, count: 20)
@@ -193,7 +176,7 @@ struct SQLQueryCollectorTests {
         _ = await sampleUntil(collector, monitor, total: 0, attempts: 1)
         try await insert(writer, table, role: "r", outcome: "success", durationMs: 1, count: 4)
         _ = await sampleUntil(collector, monitor, total: 4)
-        try await writer.sql("TRUNCATE \(table) RESTART IDENTITY")
+        try await writer.run("TRUNCATE \(table) RESTART IDENTITY")
         try await insert(writer, table, role: "r", outcome: "success", durationMs: 1, count: 3)
         let (_, history) = await sampleUntil(collector, monitor, total: 7)
         #expect(history.last == 7, "counters never go backwards and the new rows are counted: \(history)")
@@ -203,11 +186,11 @@ struct SQLQueryCollectorTests {
     }
 
     @Test func gaugeModeExportsRowsAndRejectsDuplicateLabelSets() async throws {
-        let writer = try await QueryTestDatabase.connect(readOnly: false)
-        let monitor = try await QueryTestDatabase.connect(readOnly: true)
-        try await writer.sql("DROP TABLE IF EXISTS lic_schema.policies_gauge")
-        try await writer.sql("CREATE TABLE lic_schema.policies_gauge (status text)")
-        try await writer.sql("INSERT INTO lic_schema.policies_gauge SELECT CASE WHEN g % 4 = 0 THEN 'lapsed' ELSE 'active' END FROM generate_series(1, 100) g")
+        let writer = try await cluster.admin()
+        let monitor = try await monitorSession(cluster)
+        try await writer.run("DROP TABLE IF EXISTS lic_schema.policies_gauge")
+        try await writer.run("CREATE TABLE lic_schema.policies_gauge (status text)")
+        try await writer.run("INSERT INTO lic_schema.policies_gauge SELECT CASE WHEN g % 4 = 0 THEN 'lapsed' ELSE 'active' END FROM generate_series(1, 100) g")
         let execute: SQLQueryCollector.Execute = { sql, parameters throws(PostgresError) in
             try await monitor.query(sql, parameters, deadline: .now + .seconds(10))
         }

@@ -39,4 +39,12 @@ static inline int mitra_curl_multi_next_done(CURLM *m, CURL **easy, CURLcode *re
    sent, in seconds since the epoch (0 when unknown). Returns 0 when the connection is not
    TLS. Call while the connection is alive (from the header callback). */
 int mitra_curl_tls_info(CURL *h, const char **version, long long *earliest_expiry);
+
+/* Returns freed heap memory to the system (glibc keeps it mapped otherwise). */
+#if defined(__GLIBC__)
+#include <malloc.h>
+static inline void mitra_release_free_memory(void) { malloc_trim(0); }
+#else
+static inline void mitra_release_free_memory(void) {}
+#endif
 #endif

@@ -1,0 +1,1 @@
+../HTTPProbeTests/TestCertificates.swift

@@ -282,11 +282,20 @@ public actor PostgresSampler: Sampler {
     }
 
     private func unreachable(_ message: String, started: ContinuousClock.Instant) -> SampleResult {
-        let seconds = (ContinuousClock.now - started).inSeconds
+        unreachable(message, seconds: (ContinuousClock.now - started).inSeconds)
+    }
+
+    private nonisolated func unreachable(_ message: String, seconds: Double) -> SampleResult {
         let up = MetricFamily.gauge("pg_up", "Whether the exporter could reach the PostgreSQL server on its last run (1) or not (0).", [Series([], 0)])
         return SampleResult(
             families: [up.addingLabels(baseLabels)],
             outcomes: collectorNames.map { CollectorOutcome(collector: $0, success: false, durationSeconds: seconds, error: message) })
+    }
+
+    /// A run the scheduler gave up on: the server did not answer in time, which is what
+    /// `pg_up 0` means.
+    public nonisolated func timedOutResult(after seconds: Double) -> SampleResult {
+        unreachable("timed out after \(Renderer.formatNumber(seconds))s", seconds: seconds)
     }
 
     /// Applies the series budget in collector priority order; within a collector, whole

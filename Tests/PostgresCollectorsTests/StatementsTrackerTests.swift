@@ -1,5 +1,7 @@
 import Exposition
 import ExporterConfig
+import Logging
+import Sampling
 @testable import PostgresCollectors
 import Testing
 
@@ -191,5 +193,18 @@ import Testing
             if !messages.contains(message) { Issue.record("got \(messages)") }
             return messages.contains(message)
         }
+    }
+}
+
+@Suite struct SamplerWithoutServerTests {
+    @Test func schedulerTimeoutPublishesPgUpZeroOnly() {
+        let config = PostgresInstanceConfig(name: "slow", dsn: "host=127.0.0.1 port=1 password=hidden-pw", interval: .seconds(15),
+                                            timeout: .seconds(5), collectors: [.database, .statements])
+        let sampler = PostgresSampler(config: config, logger: Logger(label: "test"))
+        let result = sampler.timedOutResult(after: 6)
+        #expect(result.families.map(\.name) == ["pg_up"])
+        #expect(result.families.first?.series == [Series([Label("instance_name", "slow")], 0)])
+        #expect(result.outcomes.map(\.collector) == ["postgres/slow/database", "postgres/slow/statements"])
+        #expect(result.outcomes.allSatisfy { !$0.success && $0.error == "timed out after 6s" })
     }
 }

@@ -64,12 +64,14 @@ public final class PostgresConnection: Sendable {
         return PostgresConnection(connection: connection, scrubber: scrubber, queue: queue)
     }
 
-    /// Whether the connection is open and libpq has not seen it break.
+    /// Whether the connection is open and libpq has not seen it break. Never waits: while a
+    /// query holds the connection it counts as open (callers may be on the cooperative pool).
     public var isOpen: Bool {
-        handle.withLock { connection in
+        let status: Bool? = handle.withLockIfAvailable { connection in
             guard let connection else { return false }
             return PQstatus(connection) == CONNECTION_OK
         }
+        return status ?? true
     }
 
     /// Runs one statement with text parameters (`$1`, `$2`, ...) and returns all its rows.

@@ -6,6 +6,10 @@ import PostgresClient
 /// and `pg_database_size_bytes`.
 struct DatabaseCollector: PostgresCollector {
     let kind = PostgresCollectorKind.database
+    /// Sizes read by an earlier run, by database name; nil to read them now.
+    var cachedSizes: [String: Double]?
+
+    static let sizeRefresh: Duration = .seconds(60)
 
     private static let counters: [(column: String, help: String)] = [
         ("xact_commit", "Transactions committed in this database."),
@@ -26,12 +30,20 @@ struct DatabaseCollector: PostgresCollector {
     ]
 
     func collect(_ session: CollectorSession, into set: inout MetricSet) async throws(CollectorFailure) {
+        _ = try await collectReturningSizes(session, into: &set)
+    }
+
+    /// Collects and returns the database sizes it exported (read now or cached).
+    func collectReturningSizes(_ session: CollectorSession, into set: inout MetricSet) async throws(CollectorFailure) -> [String: Double] {
+        let sizeExpression = cachedSizes == nil
+            ? "CASE WHEN has_database_privilege(s.datid, 'CONNECT') THEN pg_database_size(s.datid) END"
+            : "NULL::bigint"
         let result = try await session.query("""
             SELECT s.datid::text AS datid, s.datname, s.numbackends, s.xact_commit, s.xact_rollback, s.blks_read,
                    s.blks_hit, s.tup_returned, s.tup_fetched, s.tup_inserted, s.tup_updated, s.tup_deleted,
                    s.conflicts, s.temp_files, s.temp_bytes, s.deadlocks, s.blk_read_time, s.blk_write_time,
                    extract(epoch FROM s.stats_reset) AS stats_reset,
-                   CASE WHEN has_database_privilege(s.datid, 'CONNECT') THEN pg_database_size(s.datid) END AS size_bytes
+                   \(sizeExpression) AS size_bytes
             FROM pg_stat_database s
             WHERE s.datname IS NOT NULL
             ORDER BY s.datname
@@ -39,7 +51,8 @@ struct DatabaseCollector: PostgresCollector {
         let numbackends = set.gauge("pg_stat_database_numbackends", "Backends currently connected to this database.")
         let counterIDs = Self.counters.map { set.counter("pg_stat_database_\($0.column)", $0.help) }
         let statsReset = set.gauge("pg_stat_database_stats_reset", "When the statistics of this database were last reset, as a Unix timestamp.")
-        let size = set.gauge("pg_database_size_bytes", "Disk space used by the database, in bytes.")
+        let size = set.gauge("pg_database_size_bytes", "Disk space used by the database, in bytes (read at most once a minute).")
+        var sizes: [String: Double] = [:]
         for row in result.namedRows {
             let labels = [Label("datid", row.string("datid")), Label("datname", row.string("datname"))]
             set.add(numbackends, labels, row.double("numbackends"))
@@ -47,8 +60,11 @@ struct DatabaseCollector: PostgresCollector {
                 set.add(counterIDs[index], labels, row.double(counter.column))
             }
             set.add(statsReset, labels, row.double("stats_reset"))
-            set.add(size, [Label("datname", row.string("datname"))], row.double("size_bytes"))
+            let datname = row.string("datname")
+            sizes[datname] = cachedSizes?[datname] ?? row.double("size_bytes")
+            set.add(size, [Label("datname", datname)], sizes[datname])
             set.nextEntity()
         }
+        return sizes
     }
 }

@@ -55,6 +55,7 @@ public actor PostgresSampler: Sampler {
     private var reportedProblems: [PostgresCollectorKind: String] = [:]
     private var reportedBudget: Set<PostgresCollectorKind> = []
     private var isShutDown = false
+    private var databaseSizes: (readAt: ContinuousClock.Instant, sizes: [String: Double])?
     private var reportedQueryProblems: [String: String] = [:]
 
     /// Cheap, small collectors first: when the run's budget (time or series) runs out, the
@@ -234,7 +235,13 @@ public actor PostgresSampler: Sampler {
 
     private func collect(_ kind: PostgresCollectorKind, _ session: CollectorSession, into set: inout MetricSet) async throws(CollectorFailure) {
         switch kind {
-        case .database: try await DatabaseCollector().collect(session, into: &set)
+        case .database:
+            // pg_database_size walks every file of every database: the costliest statement of a
+            // run by far, for a figure that moves slowly. It is refreshed once a minute at most.
+            let now = ContinuousClock.now
+            let cached = databaseSizes.flatMap { now - $0.readAt < DatabaseCollector.sizeRefresh ? $0.sizes : nil }
+            let sizes = try await DatabaseCollector(cachedSizes: cached).collectReturningSizes(session, into: &set)
+            if cached == nil { databaseSizes = (now, sizes) }
         case .activity: try await ActivityCollector().collect(session, into: &set)
         case .locks: try await LocksCollector().collect(session, into: &set)
         case .tables: try await TablesCollector().collect(session, into: &set)
@@ -275,11 +282,20 @@ public actor PostgresSampler: Sampler {
     }
 
     private func unreachable(_ message: String, started: ContinuousClock.Instant) -> SampleResult {
-        let seconds = (ContinuousClock.now - started).inSeconds
+        unreachable(message, seconds: (ContinuousClock.now - started).inSeconds)
+    }
+
+    private nonisolated func unreachable(_ message: String, seconds: Double) -> SampleResult {
         let up = MetricFamily.gauge("pg_up", "Whether the exporter could reach the PostgreSQL server on its last run (1) or not (0).", [Series([], 0)])
         return SampleResult(
             families: [up.addingLabels(baseLabels)],
             outcomes: collectorNames.map { CollectorOutcome(collector: $0, success: false, durationSeconds: seconds, error: message) })
+    }
+
+    /// A run the scheduler gave up on: the server did not answer in time, which is what
+    /// `pg_up 0` means.
+    public nonisolated func timedOutResult(after seconds: Double) -> SampleResult {
+        unreachable("timed out after \(Renderer.formatNumber(seconds))s", seconds: seconds)
     }
 
     /// Applies the series budget in collector priority order; within a collector, whole

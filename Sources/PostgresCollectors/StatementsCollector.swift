@@ -6,9 +6,11 @@ import Foundation
 /// One pg_stat_statements entry's identity. `toplevel` (PostgreSQL 14+) splits an entry in
 /// two when `pg_stat_statements.track = all`; both halves are summed into one series.
 struct StatementKey: Hashable, Sendable {
-    var userID: String
-    var databaseID: String
-    var queryID: String
+    // Numbers, not text: thousands of these are hashed every run.
+    var userID: UInt32
+    var databaseID: UInt32
+    /// nil for statements of other users when the role lacks pg_read_all_stats.
+    var queryID: Int64?
     var toplevel: Bool
 }
 
@@ -49,10 +51,12 @@ struct StatementCounters: Sendable, Hashable {
             sharedBlocksRead: sharedBlocksRead - earlier.sharedBlocksRead,
             blockReadMilliseconds: blockReadMilliseconds - earlier.blockReadMilliseconds,
             blockWriteMilliseconds: blockWriteMilliseconds - earlier.blockWriteMilliseconds)
-        let fields = [difference.calls, difference.totalMilliseconds, difference.rows, difference.sharedBlocksHit,
-                      difference.sharedBlocksRead, difference.blockReadMilliseconds, difference.blockWriteMilliseconds]
         // Timings are floating point sums; a hair below zero is rounding, not a reset.
-        return fields.allSatisfy({ $0 >= -1e-6 }) ? difference.clampedAtZero : nil
+        let tolerance = -1e-6
+        let wentDown = difference.calls < tolerance || difference.totalMilliseconds < tolerance || difference.rows < tolerance
+            || difference.sharedBlocksHit < tolerance || difference.sharedBlocksRead < tolerance
+            || difference.blockReadMilliseconds < tolerance || difference.blockWriteMilliseconds < tolerance
+        return wentDown ? nil : difference.clampedAtZero
     }
 
     private var clampedAtZero: Self {
@@ -110,22 +114,28 @@ struct StatementsReader: Sendable {
             LEFT JOIN pg_roles r ON r.oid = s.userid
             LEFT JOIN pg_database d ON d.oid = s.dbid
             """)
+        // Thousands of rows every run: columns are read by position, not by name.
+        let columns = ["userid", "dbid", "queryid", "toplevel", "username", "datname", "calls", "total_ms", "rows",
+                       "shared_blks_hit", "shared_blks_read", "blk_read_time", "blk_write_time", "stats_since"]
+        let index = columns.map { rows.columnIndex($0) ?? -1 }
+        guard !index.contains(-1) else { throw .unavailable("pg_stat_statements returned unexpected columns") }
+        func number(_ values: [String?], _ column: Int) -> Double { values[index[column]].flatMap(Double.init) ?? 0 }
         var entries: [StatementKey: StatementsSnapshot.Entry] = [:]
         entries.reserveCapacity(rows.rows.count)
-        for row in rows.namedRows {
-            let key = StatementKey(userID: row.string("userid"), databaseID: row.string("dbid"), queryID: row.string("queryid"),
-                                   toplevel: row["toplevel"] != "f")
+        for values in rows.rows {
+            let key = StatementKey(userID: values[index[0]].flatMap { UInt32($0) } ?? 0,
+                                   databaseID: values[index[1]].flatMap { UInt32($0) } ?? 0,
+                                   queryID: values[index[2]].flatMap { Int64($0) }, toplevel: values[index[3]] != "f")
             let counters = StatementCounters(
-                calls: row.double("calls") ?? 0, totalMilliseconds: row.double("total_ms") ?? 0, rows: row.double("rows") ?? 0,
-                sharedBlocksHit: row.double("shared_blks_hit") ?? 0, sharedBlocksRead: row.double("shared_blks_read") ?? 0,
-                blockReadMilliseconds: row.double("blk_read_time") ?? 0, blockWriteMilliseconds: row.double("blk_write_time") ?? 0)
-            let entry = StatementsSnapshot.Entry(user: row.string("username"), datname: row.string("datname"),
-                                                 counters: counters, statsSince: row.double("stats_since"))
+                calls: number(values, 6), totalMilliseconds: number(values, 7), rows: number(values, 8),
+                sharedBlocksHit: number(values, 9), sharedBlocksRead: number(values, 10),
+                blockReadMilliseconds: number(values, 11), blockWriteMilliseconds: number(values, 12))
             // Statements of other users without pg_read_all_stats share the empty queryid: sum them.
             if let existing = entries[key] {
                 entries[key]?.counters = existing.counters + counters
             } else {
-                entries[key] = entry
+                entries[key] = StatementsSnapshot.Entry(user: values[index[4]] ?? "", datname: values[index[5]] ?? "",
+                                                        counters: counters, statsSince: values[index[13]].flatMap(Double.init))
             }
         }
         var snapshot = StatementsSnapshot(entries: entries)
@@ -216,7 +226,8 @@ struct StatementsTracker: Sendable {
                 delta = difference
             }
             guard !delta.isZero else { continue }
-            deltas[StatementSeriesKey(user: entry.user, datname: entry.datname, queryID: key.queryID), default: StatementCounters()] += delta
+            let seriesKey = StatementSeriesKey(user: entry.user, datname: entry.datname, queryID: key.queryID.map { String($0) } ?? "")
+            deltas[seriesKey, default: StatementCounters()] += delta
         }
 
         var totals: [String: StatementCounters] = [:]

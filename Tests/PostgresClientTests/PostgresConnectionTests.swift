@@ -124,6 +124,18 @@ struct PostgresConnectionTests {
         #expect(closed?.kind == .closed)
     }
 
+    @Test func isOpenDoesNotWaitForARunningQuery() async throws {
+        let connection = try await PostgresConnection.connect(db.settings())
+        async let running = connection.query("SELECT pg_sleep(0.8)", deadline: soon())
+        try await Task.sleep(for: .milliseconds(200))
+        let started = ContinuousClock.now
+        #expect(connection.isOpen)
+        #expect(ContinuousClock.now - started < .milliseconds(100))
+        _ = try await running
+        await connection.close()
+        #expect(!connection.isOpen)
+    }
+
     @Test(arguments: ["url", "keyValue"])
     func wrongPasswordErrorNamesThePhaseButNotThePassword(form: String) async throws {
         let secret = "Wr0ng-p@ss w0rd"

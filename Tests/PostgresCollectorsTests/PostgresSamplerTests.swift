@@ -257,6 +257,39 @@ struct PostgresSamplerTests {
         #expect(series(result, "pg_stat_statements_calls_total", ["user": cluster.user]).contains { !$0.labels.contains(Label("queryid", "")) })
     }
 
+    @Test func missingPrivilegeFailsOnlyThatCollectorWithAHint() async throws {
+        let admin = try await cluster.admin()
+        try await admin.run("""
+            DO $$ BEGIN
+              IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'mitra_unprivileged') THEN
+                CREATE ROLE mitra_unprivileged LOGIN PASSWORD 'unprivileged-pw';
+              END IF;
+            END $$
+            """)
+        // Servers hardened this way let only monitoring roles read pg_stat_statements.
+        try await admin.run("REVOKE EXECUTE ON FUNCTION pg_stat_statements(boolean) FROM PUBLIC")
+        try await admin.run("GRANT EXECUTE ON FUNCTION pg_stat_statements(boolean) TO pg_read_all_stats")
+        let recorder = LogRecorder()
+        let sampler = PostgresSampler(
+            config: cluster.instance(dsn: cluster.keyValue(user: "mitra_unprivileged", password: "unprivileged-pw")),
+            logger: recorder.logger)
+        let result = await sampler.sample()
+        _ = await sampler.sample()
+        await sampler.shutdown()
+        try await admin.run("GRANT EXECUTE ON FUNCTION pg_stat_statements(boolean) TO PUBLIC")
+        await admin.close()
+
+        #expect(value(result, "pg_up") == 1)
+        let statements = try #require(outcome(result, "statements"))
+        #expect(!statements.success)
+        #expect(statements.error?.contains("42501") == true)
+        #expect(statements.error?.contains("grant the pg_monitor role") == true)
+        for other in result.outcomes where !other.collector.hasSuffix("/statements") {
+            #expect(other.success, "\(other.collector): \(other.error ?? "")")
+        }
+        #expect(recorder.messages.filter { $0.1.contains("statements: collector failed") }.count == 1)
+    }
+
     @Test func wrongPasswordIsClearAndNeverShown() async throws {
         let secret = "N0t-the-p@ssword"
         let recorder = LogRecorder()

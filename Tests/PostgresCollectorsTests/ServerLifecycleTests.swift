@@ -91,7 +91,7 @@ struct ServerLifecycleTests {
         }
         #expect(spawnAndWait(["/usr/bin/env", "install", "-d", "-o", "postgres", "-m", "700", standbyDirectory]) == 0)
         #expect(asPostgres(["\(pgBin)/pg_basebackup", "-h", primary.directory, "-p", primary.port, "-U", "postgres",
-                            "-D", "\(standbyDirectory)/data", "-R", "-X", "stream"]) == 0)
+                            "-D", "\(standbyDirectory)/data", "-R", "-X", "stream", "--checkpoint=fast"]) == 0)
         let extra = "\nport = \(standbyPort)\nunix_socket_directories = '\(standbyDirectory)'\n"
         let conf = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(standbyDirectory)/data/postgresql.conf"))
         try conf.seekToEnd()

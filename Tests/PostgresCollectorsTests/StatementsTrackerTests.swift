@@ -1,5 +1,7 @@
 import Exposition
 import ExporterConfig
+import Logging
+import Sampling
 @testable import PostgresCollectors
 import Testing
 
@@ -9,7 +11,7 @@ import Testing
                   statsSince: [String: Double] = [:]) -> StatementsSnapshot {
         var result: [StatementKey: StatementsSnapshot.Entry] = [:]
         for (queryID, calls, milliseconds) in entries {
-            result[StatementKey(userID: "10", databaseID: "5", queryID: queryID, toplevel: true)] = StatementsSnapshot.Entry(
+            result[StatementKey(userID: 10, databaseID: 5, queryID: Int64(queryID)!, toplevel: true)] = StatementsSnapshot.Entry(
                 user: "app", datname: "agentmitra",
                 counters: StatementCounters(calls: calls, totalMilliseconds: milliseconds, rows: calls),
                 statsSince: statsSince[queryID])
@@ -29,11 +31,11 @@ import Testing
 
     @Test func topIsRankedByTimeSpentInTheIntervalNotLifetime() {
         var tracker = StatementsTracker()
-        _ = tracker.ingest(snapshot([("old-heavy", 1000, 900_000), ("new-slow", 1, 10), ("quiet", 5, 5)]), top: 1)
-        let interval = tracker.ingest(snapshot([("old-heavy", 1001, 900_001), ("new-slow", 3, 4010), ("quiet", 5, 5)]), top: 1)
-        #expect(interval.top.map(\.key.queryID) == ["new-slow"])
-        #expect(tracker.accumulatedCounters(key("new-slow")).calls == 2)
-        #expect(tracker.accumulatedCounters(key("new-slow")).totalMilliseconds == 4000)
+        _ = tracker.ingest(snapshot([("101", 1000, 900_000), ("102", 1, 10), ("103", 5, 5)]), top: 1)
+        let interval = tracker.ingest(snapshot([("101", 1001, 900_001), ("102", 3, 4010), ("103", 5, 5)]), top: 1)
+        #expect(interval.top.map(\.key.queryID) == ["102"])
+        #expect(tracker.accumulatedCounters(key("102")).calls == 2)
+        #expect(tracker.accumulatedCounters(key("102")).totalMilliseconds == 4000)
         // Everything outside the top K lands in "other" so totals stay right.
         #expect(tracker.otherByDatabase["agentmitra"]?.calls == 1)
         #expect(interval.totalsByDatabase["agentmitra"]?.calls == 3)
@@ -42,53 +44,53 @@ import Testing
 
     @Test func fullResetCountsFromZeroWithoutNegativeDeltas() {
         var tracker = StatementsTracker()
-        _ = tracker.ingest(snapshot([("a", 10, 100)], statsReset: 100), top: 5)
-        _ = tracker.ingest(snapshot([("a", 15, 150)], statsReset: 100), top: 5)
-        #expect(tracker.accumulatedCounters(key("a")).calls == 5)
+        _ = tracker.ingest(snapshot([("1", 10, 100)], statsReset: 100), top: 5)
+        _ = tracker.ingest(snapshot([("1", 15, 150)], statsReset: 100), top: 5)
+        #expect(tracker.accumulatedCounters(key("1")).calls == 5)
         // pg_stat_statements_reset(), then 20 more calls: more than before the reset, so only
         // stats_reset tells that the counters restarted.
-        let interval = tracker.ingest(snapshot([("a", 20, 200)], statsReset: 200), top: 5)
+        let interval = tracker.ingest(snapshot([("1", 20, 200)], statsReset: 200), top: 5)
         #expect(interval.fullReset)
-        #expect(tracker.accumulatedCounters(key("a")).calls == 25)
+        #expect(tracker.accumulatedCounters(key("1")).calls == 25)
     }
 
     @Test func entryThatWentDownWasRecreatedAndCountsFromZero() {
         var tracker = StatementsTracker()
-        _ = tracker.ingest(snapshot([("a", 50, 500)], statsReset: nil, dealloc: nil), top: 5)
-        _ = tracker.ingest(snapshot([("a", 3, 30)], statsReset: nil, dealloc: nil), top: 5)
-        #expect(tracker.accumulatedCounters(key("a")).calls == 3)
-        #expect(tracker.accumulatedCounters(key("a")).totalMilliseconds == 30)
+        _ = tracker.ingest(snapshot([("1", 50, 500)], statsReset: nil, dealloc: nil), top: 5)
+        _ = tracker.ingest(snapshot([("1", 3, 30)], statsReset: nil, dealloc: nil), top: 5)
+        #expect(tracker.accumulatedCounters(key("1")).calls == 3)
+        #expect(tracker.accumulatedCounters(key("1")).totalMilliseconds == 30)
     }
 
     @Test func changedStatsSinceMeansEvictedAndRecreated() {
         var tracker = StatementsTracker()
-        _ = tracker.ingest(snapshot([("a", 5, 50)], statsSince: ["a": 1000]), top: 5)
-        let interval = tracker.ingest(snapshot([("a", 9, 90)], dealloc: 1, statsSince: ["a": 2000]), top: 5)
-        #expect(tracker.accumulatedCounters(key("a")).calls == 9)
+        _ = tracker.ingest(snapshot([("1", 5, 50)], statsSince: ["1": 1000]), top: 5)
+        let interval = tracker.ingest(snapshot([("1", 9, 90)], dealloc: 1, statsSince: ["1": 2000]), top: 5)
+        #expect(tracker.accumulatedCounters(key("1")).calls == 9)
         #expect(interval.evicted == 1)
     }
 
     @Test func evictedEntriesDisappearAndNewOnesCountWhole() {
         var tracker = StatementsTracker()
-        _ = tracker.ingest(snapshot([("a", 5, 50), ("b", 5, 50)]), top: 5)
-        _ = tracker.ingest(snapshot([("a", 6, 60), ("c", 2, 20)], dealloc: 1), top: 5)
-        #expect(tracker.accumulatedCounters(key("a")).calls == 1)
-        #expect(tracker.accumulatedCounters(key("c")).calls == 2)
-        #expect(tracker.accumulatedCounters(key("b")).calls == 0)
+        _ = tracker.ingest(snapshot([("1", 5, 50), ("2", 5, 50)]), top: 5)
+        _ = tracker.ingest(snapshot([("1", 6, 60), ("3", 2, 20)], dealloc: 1), top: 5)
+        #expect(tracker.accumulatedCounters(key("1")).calls == 1)
+        #expect(tracker.accumulatedCounters(key("3")).calls == 2)
+        #expect(tracker.accumulatedCounters(key("2")).calls == 0)
     }
 
     @Test func countersNeverDecreaseAcrossRankChanges() {
         var tracker = StatementsTracker()
-        var calls: [String: Double] = ["a": 0, "b": 0]
+        var calls: [String: Double] = ["1": 0, "2": 0]
         var previousExported: [String: Double] = [:]
         var previousOther = 0.0
-        _ = tracker.ingest(snapshot([("a", 0, 0), ("b", 0, 0)]), top: 1)
+        _ = tracker.ingest(snapshot([("1", 0, 0), ("2", 0, 0)]), top: 1)
         for round in 0..<20 {
             // a and b alternate as the heaviest statement.
-            calls["a"]! += Double(round % 2 == 0 ? 10 : 1)
-            calls["b"]! += Double(round % 2 == 0 ? 1 : 10)
-            _ = tracker.ingest(snapshot([("a", calls["a"]!, calls["a"]! * 10), ("b", calls["b"]!, calls["b"]! * 10)]), top: 1)
-            for id in ["a", "b"] {
+            calls["1"]! += Double(round % 2 == 0 ? 10 : 1)
+            calls["2"]! += Double(round % 2 == 0 ? 1 : 10)
+            _ = tracker.ingest(snapshot([("1", calls["1"]!, calls["1"]! * 10), ("2", calls["2"]!, calls["2"]! * 10)]), top: 1)
+            for id in ["1", "2"] {
                 let value = tracker.accumulatedCounters(key(id)).calls
                 #expect(value >= previousExported[id, default: 0])
                 previousExported[id] = value
@@ -99,7 +101,7 @@ import Testing
         }
         // Sum over all series equals what the server counted.
         let exported = previousExported.values.reduce(0, +) + previousOther
-        #expect(exported == calls["a"]! + calls["b"]!)
+        #expect(exported == calls["1"]! + calls["2"]!)
     }
 
     @Test func queryTextIsNormalisedAndTruncated() {
@@ -191,5 +193,18 @@ import Testing
             if !messages.contains(message) { Issue.record("got \(messages)") }
             return messages.contains(message)
         }
+    }
+}
+
+@Suite struct SamplerWithoutServerTests {
+    @Test func schedulerTimeoutPublishesPgUpZeroOnly() {
+        let config = PostgresInstanceConfig(name: "slow", dsn: "host=127.0.0.1 port=1 password=hidden-pw", interval: .seconds(15),
+                                            timeout: .seconds(5), collectors: [.database, .statements])
+        let sampler = PostgresSampler(config: config, logger: Logger(label: "test"))
+        let result = sampler.timedOutResult(after: 6)
+        #expect(result.families.map(\.name) == ["pg_up"])
+        #expect(result.families.first?.series == [Series([Label("instance_name", "slow")], 0)])
+        #expect(result.outcomes.map(\.collector) == ["postgres/slow/database", "postgres/slow/statements"])
+        #expect(result.outcomes.allSatisfy { !$0.success && $0.error == "timed out after 6s" })
     }
 }

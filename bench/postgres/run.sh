@@ -78,6 +78,19 @@ scrape_ms() {  # median and max /metrics latency over N scrapes, in ms
         sort -n | awk '{a[NR]=$1*1000} END {printf "%.2f %.2f\n", a[int((NR+1)/2)], a[NR]}'
 }
 
+top_statements() {  # where one role's server time went
+    psql_super -d mitra_test -Atc "SELECT round(sum(total_exec_time)::numeric, 1) || ' ms in ' || sum(calls) || ' calls: ' || left(regexp_replace(min(query), '\s+', ' ', 'g'), 90) FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = '$1' GROUP BY queryid ORDER BY sum(total_exec_time) DESC LIMIT 6" | sed 's/^/    /'
+}
+
+echo "== mitra-exporter baseline RSS (no instance configured)"
+echo "defaults: {interval: 15s}" > "$work/empty.yml"
+"$bin" --config.file "$work/empty.yml" --web.listen-address "127.0.0.1:$mitra_port" --log.level warn >"$work/empty.log" 2>&1 &
+empty_pid=$!; pids+=("$empty_pid")
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$mitra_port/-/ready" >/dev/null && break; sleep 0.1; done
+curl -s -o /dev/null "http://127.0.0.1:$mitra_port/metrics"
+echo "    $(( $(rss_kib "$empty_pid") / 1024 )) MiB"
+kill "$empty_pid"; wait "$empty_pid" 2>/dev/null || true
+
 echo "== mitra-exporter ($samples samples, every ${interval_s}s)"
 "$bin" --config.file "$work/mitra.yml" --web.listen-address "127.0.0.1:$mitra_port" --log.level warn >"$work/mitra.log" 2>&1 &
 mitra_pid=$!; pids+=("$mitra_pid")
@@ -92,6 +105,7 @@ curl -s "http://127.0.0.1:$mitra_port/metrics" > "$work/mitra.prom"
 m_series=$(grep -vc '^#' "$work/mitra.prom")
 m_pg_series=$(grep -c '^pg_' "$work/mitra.prom")
 kill "$mitra_pid"
+echo "  server time by statement:"; top_statements bench_mitra
 
 echo "== prometheus-postgres-exporter ($samples scrapes)"
 DATA_SOURCE_NAME="postgresql://bench_pgexp:bench@127.0.0.1:$pg_port/mitra_test?sslmode=disable" \
@@ -107,6 +121,7 @@ curl -s "http://127.0.0.1:$pgexp_port/metrics" > "$work/pgexp.prom"
 p_series=$(grep -vc '^#' "$work/pgexp.prom")
 p_pg_series=$(grep -c '^pg_' "$work/pgexp.prom")
 kill "$pgexp_pid"
+echo "  server time by statement:"; top_statements bench_pgexp
 
 python3 - "$samples" "$m_p50" "$m_max" "$m_cpu0" "$m_cpu1" "$m_srv0" "$m_srv1" "$m_rss" "$m_series" "$m_pg_series" \
     "$p_p50" "$p_max" "$p_cpu0" "$p_cpu1" "$p_srv0" "$p_srv1" "$p_rss" "$p_series" "$p_pg_series" <<'PY'

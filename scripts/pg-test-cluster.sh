@@ -28,7 +28,8 @@ data="$dir/data"
 script_path="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 
 as_pg() {
-    if [ "$(id -un)" = postgres ]; then "$@"; else runuser -u postgres -- "$@"; fi
+    # From /, which the postgres user can always enter (the caller's directory may be root's).
+    if [ "$(id -un)" = postgres ]; then "$@"; else (cd / && runuser -u postgres -- "$@"); fi
 }
 
 running() {

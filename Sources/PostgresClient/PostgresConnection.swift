@@ -61,6 +61,9 @@ public final class PostgresConnection: Sendable {
             PQfinish(connection)
             throw PostgresError(phase: .connect, kind: .connectionFailed, message: message.isEmpty ? "connection failed" : message)
         }
+        // libpq prints server notices (e.g. "table does not exist, skipping") to stderr by
+        // default; an exporter's output is its own log lines only.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
         return PostgresConnection(connection: connection, scrubber: scrubber, queue: queue)
     }
 

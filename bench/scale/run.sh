@@ -64,9 +64,15 @@ run_exporter() { # LABEL KIND COUNT RUNS_METRIC SCRAPES_PER_SECOND
     local label=$1 kind=$2 count=$3 runs_metric=$4 scrape_rate=$5
     port=$(free_port)
     SCALE_TOKEN="$token" SCALE_PG_PASSWORD="${MITRA_TEST_PG_MONITOR_PASSWORD:-}" "$bin" --config.file "$work/exporter.yml" \
-        --web.listen-address "127.0.0.1:$port" --log.level warn >"$work/exporter-$label.log" 2>&1 &
+        --web.listen-address "127.0.0.1:$port" --log.level warn >"$work/exporter.log" 2>&1 &
     exporter=$!
-    for _ in $(seq 60); do curl -fsS -o /dev/null "http://127.0.0.1:$port/-/ready" 2>/dev/null && break; sleep 0.5; done
+    local ready=0
+    for _ in $(seq 60); do curl -fsS -o /dev/null "http://127.0.0.1:$port/-/ready" 2>/dev/null && { ready=1; break; }; sleep 0.5; done
+    if [ $ready = 0 ]; then
+        echo "bench/scale: $label: the exporter did not become ready:" >&2
+        tail -5 "$work/exporter.log" >&2
+        exit 1
+    fi
     sleep "$INTERVAL"   # warm-up: every sampler has run at least once
     local scraper=""
     if [ "$scrape_rate" -gt 0 ]; then

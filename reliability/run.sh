@@ -304,7 +304,7 @@ old_tls=$(status --cacert "$work/server.crt" --tls-max 1.1 -u "prometheus:$basic
 # --- accelerated soak (full mode) --------------------------------------------------------------
 if [ "$SOAK_SECONDS" -gt 0 ]; then
     say "accelerated soak: ${SOAK_SECONDS}s at 1-3 s intervals, scraping 5/s"
-    : >"$work/soak.csv"
+    : >"$work/soak.csv"; : >"$work/soak-errors"
     end=$((SECONDS + SOAK_SECONDS))
     ( while [ $SECONDS -lt $end ]; do curl -fsS -o /dev/null --max-time 5 "http://127.0.0.1:$port/metrics" || echo x >>"$work/soak-errors"; sleep 0.2; done ) &
     scraper=$!; pids+=($scraper)
@@ -314,7 +314,7 @@ if [ "$SOAK_SECONDS" -gt 0 ]; then
     done
     wait "$scraper" || true
     cp "$work/soak.csv" "$work/logs/soak.csv"
-    soak_errors=$(wc -l <"$work/soak-errors" 2>/dev/null || echo 0)
+    soak_errors=$(wc -l <"$work/soak-errors")
     [ "$soak_errors" = 0 ] && pass "no failed scrapes in the soak" || fail "soak: $soak_errors failed scrapes"
     python3 - "$work/soak.csv" <<'PY' && pass "RSS and fds flat over the soak" || fail "soak: growth (see above)"
 import sys

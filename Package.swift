@@ -152,6 +152,7 @@ let package = Package(
             exclude: ["Golden"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "ReliabilityTests", dependencies: ["ExporterConfig", "Exposition"], swiftSettings: swiftSettings),
         .testTarget(
             name: "DemoAPITests",
             dependencies: ["agentmitra-demo-api", "PostgresClient", "ExporterConfig",

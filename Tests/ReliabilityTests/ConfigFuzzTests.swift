@@ -1,0 +1,166 @@
+import ExporterConfig
+import Foundation
+import Testing
+
+/// Mutation fuzzing of the config and web-config parsers: whatever the input, the result is a
+/// configuration or a list of located errors, and no expanded secret leaks into an error.
+@Suite struct ConfigFuzzTests {
+    static let environment = [
+        "MITRA_FUZZ_SECRET": "fz-Secret-7Qx9-env",
+        "AGENTMITRA_TOKEN": "tok-Fuzz-3141-env",
+        "PG_PASSWORD": "pg-Fuzz-2718-env",
+    ]
+    static let fileSecret = "file-Fuzz-1618-secret"
+    static var secrets: [String] { Array(environment.values) + [fileSecret] }
+
+    static let resolver = SecretResolver(environment: environment) { path in
+        if path.hasSuffix("password.txt") { return fileSecret }
+        throw SecretResolver.Failure(message: "cannot read secret file \(path)")
+    }
+
+    /// The repository's own fixtures plus a few inline documents covering every section.
+    static let corpus: [String] = {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("ExporterConfigTests/Fixtures")
+        var documents: [String] = []
+        if let names = try? FileManager.default.contentsOfDirectory(atPath: fixtures.path) {
+            for name in names.sorted() where name.hasSuffix(".yml") {
+                if let text = try? String(contentsOf: fixtures.appendingPathComponent(name), encoding: .utf8) {
+                    documents.append(text)
+                }
+            }
+        }
+        documents.append("""
+        defaults: {interval: 15s, timeout: 5s}
+        checks:
+          - name: health
+            url: http://127.0.0.1:8000/health
+            headers: {Authorization: "Bearer ${env:MITRA_FUZZ_SECRET}"}
+            expect: {status: [200], json: {"$.status": ok}, max_duration: 1s}
+        postgres:
+          - name: agentmitra
+            dsn: "postgresql://exporter:${env:PG_PASSWORD}@127.0.0.1:5432/agentmitra"
+            collectors: [database, activity, locks, statements, tables]
+            statements: {top: 100}
+            tables: {schemas: [lic_schema]}
+        """)
+        documents.append("{}")
+        documents.append("")
+        return documents
+    }()
+
+    /// True when `text` starts with `file:LINE:COL: ` (positive numbers).
+    static func hasLocation(_ text: String, file: String) -> Bool {
+        guard text.hasPrefix(file + ":") else { return false }
+        let parts = text.dropFirst(file.count + 1).split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, let line = Int(parts[0]), let column = Int(parts[1]) else { return false }
+        return line >= 1 && column >= 1 && parts[2].hasPrefix(" ")
+    }
+
+    static func check(_ errors: ConfigErrors, file: String, input: String, seed: UInt64) {
+        #expect(!errors.errors.isEmpty, "seed \(seed): empty ConfigErrors")
+        for error in errors.errors {
+            let text = error.description
+            #expect(hasLocation(text, file: file), "seed \(seed): not file:line:col: \(text)")
+            #expect(error.line >= 1 && error.column >= 1, "seed \(seed): \(text)")
+            for secret in secrets {
+                #expect(!text.contains(secret), "seed \(seed): secret in error: \(text)\ninput:\n\(input)")
+            }
+        }
+    }
+
+    @Test func seedCorpusParsesOrReportsLocatedErrors() {
+        // The fixtures must have been found, or the mutations start from almost nothing.
+        #expect(Self.corpus.count >= 10, "fixture corpus not found next to this file")
+        for (index, text) in Self.corpus.enumerated() {
+            do {
+                _ = try ConfigLoader.parse(text, file: "seed.yml", resolver: Self.resolver)
+            } catch {
+                Self.check(error, file: "seed.yml", input: text, seed: UInt64(index))
+            }
+        }
+    }
+
+    @Test(arguments: 0..<4)
+    func mutatedConfigsNeverCrash(shard: Int) {
+        var random = SeededRandom(seed: 0xC0F1_6000 + UInt64(shard))
+        var parsed = 0, rejected = 0
+        for iteration in 0..<1500 {
+            var text = random.pick(Self.corpus)
+            let rounds = Int.random(in: 1...3, using: &random)
+            for _ in 0..<rounds { text = text.mutated(using: &random) }
+            let seed = UInt64(shard) << 32 | UInt64(iteration)
+            do {
+                let config = try ConfigLoader.parse(text, file: "fuzz.yml", resolver: Self.resolver)
+                parsed += 1
+                // Any secret that ended up in the loaded config must be known to its redactor.
+                var dumped = ""
+                dump(config, to: &dumped)
+                for secret in Self.secrets where dumped.contains(secret) {
+                    #expect(!config.redactor.redact("x \(secret) y").contains(secret), "seed \(seed)")
+                }
+            } catch {
+                rejected += 1
+                Self.check(error, file: "fuzz.yml", input: text, seed: seed)
+            }
+        }
+        // The mutations must exercise both outcomes, or the test proves nothing.
+        #expect(parsed > 0 && rejected > 0, "parsed \(parsed), rejected \(rejected)")
+    }
+
+    @Test func randomBytesNeverCrash() {
+        var random = SeededRandom(seed: 0xB17E5)
+        for iteration in 0..<400 {
+            let length = Int.random(in: 0...200, using: &random)
+            var text = ""
+            for _ in 0..<length {
+                if random.chance(30) {
+                    text += random.pick(Fragments.tokens)
+                } else {
+                    text.unicodeScalars.append(Unicode.Scalar(UInt8.random(in: 0...0x7F, using: &random)))
+                }
+            }
+            do {
+                _ = try ConfigLoader.parse(text, file: "bytes.yml", resolver: Self.resolver)
+            } catch {
+                Self.check(error, file: "bytes.yml", input: text, seed: UInt64(iteration))
+            }
+        }
+    }
+
+    static let webCorpus = [
+        """
+        tls_server_config:
+          cert_file: /nonexistent/server.crt
+          key_file: /nonexistent/server.key
+          client_auth_type: RequireAndVerifyClientCert
+          client_ca_file: /nonexistent/ca.crt
+          min_version: TLS12
+        http_server_config:
+          http2: false
+          headers: {X-Frame-Options: deny}
+        basic_auth_users:
+          prometheus: $2y$10$Q8lOOf5qQ0cI8u3x0J1Zae7lFv5Jq6Cq2m8lIuZqkXbq2T8C3o7e2
+        """,
+        "basic_auth_users: {a: not-a-hash}\n",
+        "tls_server_config: {cert_file: a, key_file: b}\n",
+        "http_server_config: {http2: true}\n",
+        "",
+    ]
+
+    @Test func mutatedWebConfigsNeverCrash() {
+        var random = SeededRandom(seed: 0x3EBC_0F16)
+        var rejected = 0
+        for iteration in 0..<800 {
+            var text = random.pick(Self.webCorpus)
+            for _ in 0..<Int.random(in: 1...3, using: &random) { text = text.mutated(using: &random) }
+            do {
+                _ = try WebConfig.parse(text, file: "web.yml")
+            } catch {
+                rejected += 1
+                Self.check(error, file: "web.yml", input: text, seed: UInt64(iteration))
+            }
+        }
+        #expect(rejected > 0)
+    }
+}

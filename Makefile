@@ -7,9 +7,10 @@ RELEASE_BIN := .build/release/mitra-exporter
 DEBUG_BIN := .build/debug/mitra-exporter
 # Debian packages the build, the tests and the demo need.
 APT_PACKAGES := pkg-config libpq-dev libcurl4-openssl-dev libssl-dev postgresql postgresql-contrib \
-	prometheus prometheus-alertmanager curl openssl ca-certificates python3-yaml
+	prometheus prometheus-alertmanager prometheus-postgres-exporter prometheus-blackbox-exporter \
+	curl openssl ca-certificates python3-yaml wrk
 
-.PHONY: deps build debug test test-swift test-live demo clean revision
+.PHONY: deps build debug test demo bench reliability clean revision
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
@@ -42,6 +43,18 @@ test: deps revision
 demo: deps revision
 	$(SWIFT) build -c release
 	bash scripts/demo.sh
+
+# Side by side with postgres_exporter and blackbox_exporter, plus scale and incremental-query
+# figures; prints tables and writes bench/results/.
+bench: deps revision
+	$(SWIFT) build -c release --product mitra-exporter
+	bash bench/run.sh
+
+# Load, faults, restarts, malformed input, signal storms, secrets and a soak against a
+# running exporter (a quick subset runs in `make test`).
+reliability: deps revision
+	$(SWIFT) build -c release --product mitra-exporter
+	bash reliability/run.sh
 
 clean:
 	rm -rf .build .build-* Sources/CBuildInfo/generated run

@@ -34,6 +34,9 @@ export MITRA_EXPORTER_BIN="$root/.build/debug/mitra-exporter"
 echo "== swift test"
 swift test --skip-build --no-parallel
 
+echo "== reliability/run.sh --quick"
+bash reliability/run.sh --quick
+
 # Rules, dashboards, deployment files, the demo world end to end, and the alerts end to end
 # (real Prometheus and Alertmanager with failures injected through the demo API).
 for check in alerts/test.sh dashboards/test.sh deploy/test.sh demo/test.sh scripts/e2e-test.sh; do

@@ -166,30 +166,32 @@ public enum Renderer {
         return "\(value)"
     }
 
+    // Both escapers walk Unicode scalars: as Characters, "\r\n" is one grapheme that never
+    // equals "\n", and a raw line break would split the exposition line.
     private static func escapeHelp(_ help: String) -> String {
-        guard help.contains(where: { $0 == "\\" || $0 == "\n" }) else { return help }
+        guard help.unicodeScalars.contains(where: { $0 == "\\" || $0 == "\n" }) else { return help }
         var out = ""
-        for character in help {
-            switch character {
+        for scalar in help.unicodeScalars {
+            switch scalar {
             case "\\": out += "\\\\"
             case "\n": out += "\\n"
-            default: out.append(character)
+            default: out.unicodeScalars.append(scalar)
             }
         }
         return out
     }
 
     private static func appendEscapedLabelValue(_ value: String, into output: inout String) {
-        guard value.contains(where: { $0 == "\\" || $0 == "\n" || $0 == "\"" }) else {
+        guard value.unicodeScalars.contains(where: { $0 == "\\" || $0 == "\n" || $0 == "\"" }) else {
             output += value
             return
         }
-        for character in value {
-            switch character {
+        for scalar in value.unicodeScalars {
+            switch scalar {
             case "\\": output += "\\\\"
             case "\n": output += "\\n"
             case "\"": output += "\\\""
-            default: output.append(character)
+            default: output.unicodeScalars.append(scalar)
             }
         }
     }

@@ -165,10 +165,8 @@ import Testing
         for format in ExpositionFormat.allCases {
             let text = Renderer.render([family], format: format)
             let lines = text.utf8.split(separator: UInt8(ascii: "\n")).map { String(decoding: $0, as: UTF8.self) }
-            withKnownIssue("label values and help are escaped per Character, and \"\\r\\n\" is one Character") {
-                #expect(lines.count == (format == .openMetrics ? 4 : 3), "\(text.debugDescription)")
-                #expect(lines.contains { $0.hasPrefix("crlf_metric{v=\"a\r\\nb\"} 1") }, "\(text.debugDescription)")
-            }
+            #expect(lines.count == (format == .openMetrics ? 4 : 3), "\(text.debugDescription)")
+            #expect(lines.contains { $0.hasPrefix("crlf_metric{v=\"a\r\\nb\"} 1") }, "\(text.debugDescription)")
         }
     }
 }

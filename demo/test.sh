@@ -26,7 +26,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 export AGENTMITRA_DEMO_PG_PORT=$(free_port) AGENTMITRA_DEMO_API_PORT=$(free_port) AGENTMITRA_DEMO_ADMIN_PORT=$(free_port)
 export DEMO_TRAFFIC_RATE=20 DEMO_TRAFFIC_SECONDS=300
 web_port=$(free_port)

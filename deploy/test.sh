@@ -29,12 +29,9 @@ if [ "$(cat "$VENV/.packages" 2>/dev/null)" != "$PIP_PACKAGES" ]; then
     echo "$PIP_PACKAGES" > "$VENV/.packages"
 fi
 
-BIN="${MITRA_EXPORTER_BIN:-}"
-if [ -z "$BIN" ]; then
-    for candidate in .build/release/mitra-exporter .build/debug/mitra-exporter; do
-        [ -x "$candidate" ] && { BIN="$candidate"; break; }
-    done
-fi
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+BIN="$(exporter_binary)"
 
 TMP="$(mktemp -d)"
 EXPORTER_PID=""

@@ -21,6 +21,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
@@ -31,12 +33,7 @@ else
 fi
 P99_LIMIT_MS=${P99_LIMIT_MS:-500}
 
-bin=${MITRA_EXPORTER_BIN:-}
-if [ -z "$bin" ]; then
-    for candidate in .build/release/mitra-exporter .build/debug/mitra-exporter; do
-        [ -x "$candidate" ] && { bin="$root/$candidate"; break; }
-    done
-fi
+bin=$(exporter_binary)
 [ -n "$bin" ] && [ -x "$bin" ] || { echo "reliability: no exporter binary (run 'make build' or set MITRA_EXPORTER_BIN)" >&2; exit 2; }
 for tool in wrk curl openssl python3; do
     command -v $tool >/dev/null || { echo "reliability: $tool is required" >&2; exit 2; }
@@ -70,7 +67,6 @@ say() { echo "== $*"; }
 results=()
 record() { results+=("$1=$2"); }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 fd_count() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 tools() { python3 "$root/reliability/tools.py" "$@"; }

@@ -17,7 +17,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 if [ -x scripts/pg-test-cluster.sh ]; then
   pg_port=$(free_port)

@@ -26,7 +26,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=scripts/lib.sh
+. "$ROOT/scripts/lib.sh"
 
 python3 "$HERE/target_server.py" "$WORK/target.port" &
 PIDS+=($!)

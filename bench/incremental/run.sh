@@ -14,18 +14,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 SIZES=${SIZES:-"100000 1000000 3000000 10000000"}
 MEASURE_SECONDS=${MEASURE_SECONDS:-20}
 INSERT_RATE=${INSERT_RATE:-200}
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
-bin=${MITRA_EXPORTER_BIN:-}
-if [ -z "$bin" ]; then
-    for candidate in .build/release/mitra-exporter .build/debug/mitra-exporter; do
-        [ -x "$candidate" ] && { bin="$root/$candidate"; break; }
-    done
-fi
+bin=$(exporter_binary)
 [ -n "$bin" ] && [ -x "$bin" ] || { echo "bench/incremental: no exporter binary (make build, or set MITRA_EXPORTER_BIN)" >&2; exit 2; }
 
 work=$(mktemp -d /tmp/mitra-bench-incr.XXXXXX)
@@ -45,7 +42,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 psql_as() { # USER SQL...
     local user=$1; shift
     runuser -u postgres -- env PGOPTIONS='-c client_min_messages=warning' "$PG_BIN/psql" -X -Atq -v ON_ERROR_STOP=1 \

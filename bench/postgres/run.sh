@@ -18,7 +18,8 @@ interval_s=${BENCH_INTERVAL:-3}
 [ -x "$bin" ] || { echo "build mitra-exporter first (make build), or set MITRA_EXPORTER" >&2; exit 1; }
 [ -x "$pgexp" ] || { echo "install prometheus-postgres-exporter" >&2; exit 1; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 work=$(mktemp -d /tmp/mitra-bench.XXXXXX); chmod 755 "$work"
 pg_port=$(free_port); mitra_port=$(free_port); pgexp_port=$(free_port)
 pids=()

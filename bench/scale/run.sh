@@ -12,6 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 CHECKS=${CHECKS:-"10 100 1000"}
 DATABASES=${DATABASES:-"1 10"}
@@ -19,12 +21,7 @@ INTERVAL=${INTERVAL:-5}
 DURATION=${DURATION:-30}
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
-bin=${MITRA_EXPORTER_BIN:-}
-if [ -z "$bin" ]; then
-    for candidate in .build/release/mitra-exporter .build/debug/mitra-exporter; do
-        [ -x "$candidate" ] && { bin="$root/$candidate"; break; }
-    done
-fi
+bin=$(exporter_binary)
 [ -n "$bin" ] && [ -x "$bin" ] || { echo "bench/scale: no exporter binary (make build, or set MITRA_EXPORTER_BIN)" >&2; exit 2; }
 
 work=$(mktemp -d /tmp/mitra-bench-scale.XXXXXX)
@@ -47,7 +44,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 clk_tck=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }

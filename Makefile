@@ -50,11 +50,13 @@ bench: deps revision
 	$(SWIFT) build -c release --product mitra-exporter
 	bash bench/run.sh
 
-# Load, faults, restarts, malformed input, signal storms, secrets and a soak against a
-# running exporter (a quick subset runs in `make test`).
+# Load, faults, restarts, malformed input, signal storms, log destinations, secrets and a
+# soak against a running exporter (a quick subset runs in `make test`), then every test and
+# the exporter on the demo world under AddressSanitizer/LeakSanitizer (reliability/leaks.sh).
 reliability: deps revision
 	$(SWIFT) build -c release --product mitra-exporter
 	bash reliability/run.sh
+	bash reliability/leaks.sh
 
 clean:
 	rm -rf .build .build-* Sources/CBuildInfo/generated run

@@ -141,7 +141,7 @@ let package = Package(
         .testTarget(name: "LogFormatsTests", dependencies: ["LogFormats", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(
             name: "ExporterServerTests",
-            dependencies: ["ExporterServer", "ExporterConfig", "Sampling", "Exposition",
+            dependencies: ["ExporterServer", "ExporterConfig", "Sampling", "Exposition", "LogFormats",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "HTTPTypes", package: "swift-http-types"),
                            .product(name: "NIOCore", package: "swift-nio"),

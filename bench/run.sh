@@ -60,7 +60,7 @@ def newest(prefix):
 summary = {"stamp": stamp}
 scale = newest("scale")
 if scale:
-    summary["scale"] = {k: scale.get(k) for k in ("checks_growth", "postgres_growth", "scrape_rate_cpu_ratio")}
+    summary["scale"] = {k: scale.get(k) for k in ("checks_growth", "postgres_growth", "scrape_rate")}
 incremental = newest("incremental")
 if incremental:
     stages = incremental["stages"]

@@ -224,6 +224,55 @@ kill -0 "$pid" 2>/dev/null || { fail "exporter died in the SIGHUP storm"; exit 1
 wait_for 10 "reload ok" metric_equals 1 mitra_exporter_config_last_reload_successful \
     && pass "config_last_reload_successful 1 after the storm" || fail "config_last_reload_successful is not 1 after the storm"
 
+# --- log destination full, closed or not read ------------------------------------------------
+# The exporter logs on whatever thread is working (SIGHUP handling, samplers, request
+# handlers); a log write that blocks or kills the process would stop reloads and shutdown.
+say "log destination: a full disk (/dev/full), a pipe nobody reads, a closed pipe"
+mkfifo "$work/stalled.fifo"
+sleep 100000 <>"$work/stalled.fifo" &   # holds the FIFO open and never reads it
+pids+=($!)
+log_destination_case() { # NAME REDIRECT-TARGET SIGNALS
+    local name=$1 target=$2 signals=$3 lport lpid ts0 ts1 dropped
+    lport=$(free_port)
+    RELIABILITY_TOKEN="$token" RELIABILITY_PG_PASSWORD="$pg_password" \
+        "$bin" --config.file "$work/exporter.yml" --web.listen-address "127.0.0.1:$lport" --log.level debug \
+        >/dev/null 2>"$target" &
+    lpid=$!; pids+=($lpid)
+    if ! wait_for 30 "exporter ($name)" curl -fsS -o /dev/null "http://127.0.0.1:$lport/-/healthy" 2>/dev/null; then
+        fail "logs to $name: the exporter did not start"; return
+    fi
+    tools hupstorm "http://127.0.0.1:$lport/metrics" "$lpid" 100 "$signals" >/dev/null \
+        || fail "logs to $name: scrapes failed during a SIGHUP storm"
+    sleep 1
+    ts0=$(tools value "http://127.0.0.1:$lport/metrics" mitra_exporter_config_last_reload_success_timestamp_seconds)
+    kill -HUP "$lpid"
+    reload_advanced() {
+        ts1=$(tools value "http://127.0.0.1:$lport/metrics" mitra_exporter_config_last_reload_success_timestamp_seconds)
+        python3 -c "import sys; sys.exit(0 if float('$ts1') > float('$ts0') else 1)" 2>/dev/null
+    }
+    wait_for 10 "reload after the storm" reload_advanced || fail "logs to $name: reloads stopped (blocked on a log write?)"
+    dropped=$(tools value "http://127.0.0.1:$lport/metrics" mitra_exporter_log_lines_dropped_total | sed 's/\.0$//')
+    record "log_lines_dropped_$name" "$dropped"
+    python3 -c "import sys; sys.exit(0 if float('$dropped') > 0 else 1)" 2>/dev/null \
+        || fail "logs to $name: mitra_exporter_log_lines_dropped_total is $dropped, expected > 0"
+    kill -TERM "$lpid"
+    local stopped=0
+    for _ in $(seq 50); do kill -0 "$lpid" 2>/dev/null || { stopped=1; break; }; sleep 0.1; done
+    if [ $stopped = 1 ]; then
+        pass "logs to $name: scrapes, reloads and SIGTERM unaffected; $dropped lines dropped and counted"
+    else
+        fail "logs to $name: still running 5 s after SIGTERM"; kill -9 "$lpid" 2>/dev/null || true
+    fi
+}
+log_destination_case full-disk /dev/full 100
+# Each reload logs about 200 bytes: 800 reloads overflow the 64 KiB pipe buffer.
+log_destination_case unread-pipe "$work/stalled.fifo" 800
+# A reader that goes away: the pipe's read end closes after the first lines.
+mkfifo "$work/closing.fifo"
+( head -c 512 >/dev/null <"$work/closing.fifo" ) &
+pids+=($!)
+log_destination_case closed-pipe "$work/closing.fifo" 100
+
 # --- malformed requests ----------------------------------------------------------------------
 say "malformed requests, huge headers, slowloris"
 tools malformed "$port" 2>>"$work/logs/malformed.log" && pass "server stayed up and answered others" || fail "malformed requests (see above)"

@@ -53,9 +53,10 @@ public enum ConfigLoader {
     /// Reads and validates a config file. Throws `ConfigErrors` listing every problem.
     public static func load(path: String, resolver: SecretResolver = SecretResolver()) throws(ConfigErrors) -> Configuration {
         let display = path
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigErrors([ConfigError(file: display, line: 1, column: 1, path: "",
-                                            message: FileManager.default.fileExists(atPath: path) ? "cannot read file" : "file does not exist")])
+        let data: Data
+        switch FileContents.read(path) {
+        case .success(let contents): data = contents
+        case .failure(let failure): throw ConfigErrors([ConfigError(file: display, line: 1, column: 1, path: "", message: failure.reason)])
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigErrors([ConfigError(file: display, line: 1, column: 1, path: "", message: "file is not UTF-8")])

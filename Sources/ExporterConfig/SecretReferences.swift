@@ -23,7 +23,7 @@ public struct SecretResolver: Sendable {
     }
 
     public static func readSecretFile(_ path: String) throws -> String {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard case .success(let data) = FileContents.read(path) else {
             throw Failure(message: "cannot read secret file \(path)")
         }
         guard var text = String(data: data, encoding: .utf8) else {

@@ -37,9 +37,13 @@ public struct WebConfig: Sendable, Hashable {
     public init() {}
 
     public static func load(path: String) throws(ConfigErrors) -> WebConfig {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw ConfigErrors([ConfigError(file: path, line: 1, column: 1, path: "",
-                                            message: FileManager.default.fileExists(atPath: path) ? "cannot read file" : "file does not exist")])
+        let data: Data
+        switch FileContents.read(path) {
+        case .success(let contents): data = contents
+        case .failure(let failure): throw ConfigErrors([ConfigError(file: path, line: 1, column: 1, path: "", message: failure.reason)])
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigErrors([ConfigError(file: path, line: 1, column: 1, path: "", message: "file is not UTF-8")])
         }
         return try parse(text, file: path)
     }

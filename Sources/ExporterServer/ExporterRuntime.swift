@@ -109,7 +109,7 @@ public final class ExporterRuntime: Sendable {
             return (state.reload, state.scrapes)
         }
         var body = ""
-        Renderer.render(SelfMetrics.families(reload: reload, scrapes: scrapes, process: processStats.read()), format: format, into: &body)
+        Renderer.render(SelfMetrics.families(reload: reload, scrapes: scrapes, droppedLogLines: LogLineDrops.total, process: processStats.read()), format: format, into: &body)
         body += store.renderedSamples(format: format)
         if format == .openMetrics { body += Renderer.eofMarker }
         return body

@@ -1,4 +1,5 @@
 import Exposition
+import LogFormats
 
 /// The exporter's own metrics: build, reloads, scrapes and the process.
 enum SelfMetrics {
@@ -7,7 +8,7 @@ enum SelfMetrics {
         var lastSuccessTimestamp: Double
     }
 
-    static func families(reload: ReloadState, scrapes: UInt64, process: ProcessStats?) -> [MetricFamily] {
+    static func families(reload: ReloadState, scrapes: UInt64, droppedLogLines: UInt64, process: ProcessStats?) -> [MetricFamily] {
         var families: [MetricFamily] = [
             .gauge("mitra_exporter_build_info", "A metric with a constant '1' value labeled by version, revision and Swift version.",
                    [Series([Label("version", BuildInfo.version), Label("revision", BuildInfo.revision),
@@ -18,6 +19,9 @@ enum SelfMetrics {
                    [Series([], reload.lastSuccessTimestamp)]),
             .counter("mitra_exporter_scrapes_total", "Requests served on /metrics, this one included.",
                      [Series([], Double(scrapes))]),
+            .counter("mitra_exporter_log_lines_dropped_total",
+                     "Log lines not written because the log destination was full, closed or not being read.",
+                     [Series([], Double(droppedLogLines))]),
         ]
         if let process {
             families += [

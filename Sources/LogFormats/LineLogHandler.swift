@@ -13,21 +13,63 @@ public protocol LogSink: Sendable {
     func write(_ line: String)
 }
 
+/// Writes log lines to a file descriptor (standard error by default) without ever stalling the
+/// exporter. A log reader that stopped reading (a full pipe), a full disk or a closed stream
+/// costs dropped lines, counted in `LogLineDrops`, instead of a blocked thread: logging runs on
+/// whatever thread logs, including the ones serving /metrics and handling SIGHUP.
 public struct StandardErrorSink: LogSink {
-    public init() {}
+    /// Linux pipes guarantee a write of at most this many bytes fits once poll reports POLLOUT.
+    static let chunkSize = 4096
+    /// How long the rest of a line that is already half written may wait for the reader.
+    static let continuationWaitMilliseconds: Int32 = 100
+    /// One writer at a time, so a line is never interleaved with another and poll's answer
+    /// still holds when the write happens.
+    private static let writing = Mutex<Void>(())
+
+    private let fileDescriptor: Int32
+
+    public init(fileDescriptor: Int32 = 2) {
+        self.fileDescriptor = fileDescriptor
+    }
+
     public func write(_ line: String) {
-        // One write(2) per line so concurrent lines never interleave.
         var bytes = Array(line.utf8)
         bytes.append(UInt8(ascii: "\n"))
+        let written = Self.writing.withLock { _ in Self.writeWithoutBlocking(bytes, to: fileDescriptor) }
+        if !written { LogLineDrops.record() }
+    }
+
+    /// Writes `bytes` in chunks the descriptor can take without blocking; false when the line
+    /// could not be written completely.
+    static func writeWithoutBlocking(_ bytes: [UInt8], to fileDescriptor: Int32) -> Bool {
         bytes.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {
-                let written = Foundation.write(2, buffer.baseAddress! + offset, buffer.count - offset)
-                if written <= 0 { break }  // stderr gone or full: dropping a line beats blocking the exporter
-                offset += written
+                var poller = pollfd(fd: fileDescriptor, events: Int16(POLLOUT), revents: 0)
+                let ready = poll(&poller, 1, offset == 0 ? 0 : continuationWaitMilliseconds)
+                if ready < 0 {
+                    if errno == EINTR { continue }
+                    return false
+                }
+                if ready == 0 || poller.revents & Int16(POLLOUT) == 0 { return false }
+                let length = min(chunkSize, buffer.count - offset)
+                let count = Foundation.write(fileDescriptor, buffer.baseAddress! + offset, length)
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    return false  // ENOSPC, EPIPE, EAGAIN, EBADF: the line is lost, the exporter goes on
+                }
+                offset += count
             }
+            return true
         }
     }
+}
+
+/// Log lines that could not be written; exported as `mitra_exporter_log_lines_dropped_total`.
+public enum LogLineDrops {
+    private static let count = Atomic<UInt64>(0)
+    public static var total: UInt64 { count.load(ordering: .relaxed) }
+    static func record() { count.add(1, ordering: .relaxed) }
 }
 
 /// A swift-log handler writing one line per event. `redact` runs on the message and every

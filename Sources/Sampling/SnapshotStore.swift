@@ -65,7 +65,9 @@ public final class SnapshotStore: Sendable {
         var expected: [String: (interval: Duration, collectors: [String])] = [:]
         var statuses: [String: CollectorStatus] = [:]
         var generation: UInt64 = 0
-        var renderCache: [ExpositionFormat: (generation: UInt64, body: String)] = [:]
+        /// The last body served. One entry, not one per format: a Prometheus server negotiates
+        /// one format, and a second cached copy of a large body is memory spent for nothing.
+        var renderCache: (format: ExpositionFormat, generation: UInt64, body: String)?
     }
 
     private let state = Mutex(State())
@@ -97,9 +99,12 @@ public final class SnapshotStore: Sendable {
         }
     }
 
+    /// Stores a sampler's latest result. Its families are rendered here, once, and then
+    /// dropped: only the rendered lines are kept, so each series is held in memory once.
     public func publish(_ snapshot: SamplerSnapshot) {
         var snapshot = snapshot
         snapshot.rendered = RenderedBlock.render(snapshot.result.families)
+        snapshot.result.families = []
         state.withLock { state in
             guard state.expected[snapshot.samplerID] != nil else { return }
             state.snapshots[snapshot.samplerID] = snapshot
@@ -140,14 +145,19 @@ public final class SnapshotStore: Sendable {
         return declared + undeclared
     }
 
+    /// The latest snapshots in sampler order; their `result.families` are empty (see `publish`).
     public var snapshots: [SamplerSnapshot] {
         state.withLock { state in state.order.compactMap { state.snapshots[$0] } }
     }
 
     /// Every sampler's families plus collector freshness, rendered; cached per generation.
     public func renderedSamples(format: ExpositionFormat) -> String {
-        let (generation, cached) = state.withLock { state in (state.generation, state.renderCache[format]) }
-        if let cached, cached.generation == generation { return cached.body }
+        let (generation, cached) = state.withLock { state in
+            // A stale body is released now rather than kept alive while the new one is built.
+            if state.renderCache?.generation != state.generation { state.renderCache = nil }
+            return (state.generation, state.renderCache)
+        }
+        if let cached, cached.format == format { return cached.body }
         let (snapshots, statuses) = state.withLock { state in
             (state.order.compactMap { state.snapshots[$0] }, Self.orderedStatuses(state))
         }
@@ -171,7 +181,7 @@ public final class SnapshotStore: Sendable {
             body += lines[block.name]!
         }
         state.withLock { state in
-            if state.generation == generation { state.renderCache[format] = (generation, body) }
+            if state.generation == generation { state.renderCache = (format, generation, body) }
         }
         return body
     }

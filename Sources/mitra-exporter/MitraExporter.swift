@@ -48,6 +48,9 @@ struct MitraExporter: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // A closed log pipe or scraper connection must end in an EPIPE error, not in the
+        // process being killed.
+        signal(SIGPIPE, SIG_IGN)
         let redaction = LogRedaction()
         let level = logLevel.level
         let format = logFormat

@@ -194,6 +194,11 @@ func eventually(within limit: Duration = .seconds(10), _ condition: () -> Bool) 
                                       result: SampleResult(families: [.gauge("x", "y", [Series([], 42)])],
                                                            outcomes: [CollectorOutcome(collector: "s", success: true, durationSeconds: 0)])))
         #expect(store.renderedSamples(format: .prometheusText).contains("x 42\n"))
+        // One cached body at a time; alternating formats still serve each its own.
+        #expect(store.renderedSamples(format: .openMetrics).contains("x 42\n"))
+        #expect(store.renderedSamples(format: .prometheusText).contains("# HELP x y\n# TYPE x gauge\nx 42\n"))
+        // Only the rendered lines are kept once published.
+        #expect(store.snapshots.first?.result.families.isEmpty == true)
     }
 
     @Test func publishFromARemovedSamplerIsIgnored() {

@@ -1,38 +1,22 @@
 """Drives prometheus-blackbox-exporter like Prometheus would for N checks at a fixed interval
 (each check probed via /probe once per interval, spread evenly), and reports the exporter
-process's CPU seconds and resident memory over the run as JSON."""
+process's CPU seconds and resident memory over the run, and how well each probe's phases
+account for its duration, as JSON."""
 import concurrent.futures
 import json
-import os
 import sys
 import threading
 import time
 import urllib.parse
 import urllib.request
 
+from timing import cpu_seconds, memory, phase_accuracy, summarise_accuracy
+
 blackbox, target, checks, interval, duration, pid, output = sys.argv[1:8]
 checks, interval, duration, pid = int(checks), float(interval), float(duration), int(pid)
-ticks = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds():
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-
-
-def memory():
-    values = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(("VmRSS:", "VmHWM:")):
-                name, value = line.split(":")
-                values[name] = int(value.split()[0]) * 1024
-    return values.get("VmRSS", 0), values.get("VmHWM", 0)
-
-
 url = f"{blackbox}/probe?" + urllib.parse.urlencode({"module": "http_2xx", "target": target})
 results = {"success": 0, "failure": 0, "error": 0}
+shares = []
 lock = threading.Lock()
 
 
@@ -41,14 +25,23 @@ def probe():
         with urllib.request.urlopen(url, timeout=10) as response:
             body = response.read().decode()
         key = "success" if "\nprobe_success 1" in "\n" + body else "failure"
+        phases, total = 0.0, 0.0
+        for line in body.splitlines():
+            if line.startswith("probe_http_duration_seconds{"):
+                phases += float(line.rsplit(" ", 1)[1])
+            elif line.startswith("probe_duration_seconds "):
+                total = float(line.rsplit(" ", 1)[1])
+        share = phase_accuracy(phases, total) if total > 0 else None
     except Exception:
-        key = "error"
+        key, share = "error", None
     with lock:
         results[key] += 1
+        if share is not None:
+            shares.append(share)
 
 
-baseline_rss, _ = memory()
-cpu_start = cpu_seconds()
+baseline_rss, _ = memory(pid)
+cpu_start = cpu_seconds(pid)
 started = time.monotonic()
 with concurrent.futures.ThreadPoolExecutor(max_workers=64) as pool:
     rounds = max(1, int(duration // interval))
@@ -64,11 +57,13 @@ with concurrent.futures.ThreadPoolExecutor(max_workers=64) as pool:
     if remaining > 0:
         time.sleep(remaining)
 elapsed = time.monotonic() - started
-cpu = cpu_seconds() - cpu_start
-rss, peak = memory()
+cpu = cpu_seconds(pid) - cpu_start
+rss, peak = memory(pid)
 probes = results["success"] + results["failure"] + results["error"]
-json.dump({
+result = {
     "checks": checks, "seconds": elapsed, "probes": probes, "failures": results["failure"] + results["error"],
     "cpu_seconds": cpu, "cpu_seconds_per_1000_probes": cpu / probes * 1000 if probes else 0,
     "rss_bytes": rss, "peak_rss_bytes": peak, "baseline_rss_bytes": baseline_rss,
-}, open(output, "w"), sort_keys=True)
+}
+result.update(summarise_accuracy(shares))
+json.dump(result, open(output, "w"), sort_keys=True)

@@ -1,33 +1,42 @@
 #!/usr/bin/env bash
-# CPU per 1,000 probes and resident memory: mitra-exporter's HTTP checks (libcurl multi
-# engine on the real scheduler) against prometheus-blackbox-exporter driven through /probe,
-# both probing the same local target with CHECKS checks every INTERVAL seconds for DURATION
-# seconds. Prints the figures and the ratios.
+# CPU per 1,000 probes, resident memory and timing accuracy: the mitra-exporter binary
+# running CHECKS HTTP checks every INTERVAL seconds against prometheus-blackbox-exporter
+# driven through /probe for the same checks at the same rate, both probing one local target
+# for DURATION seconds. Prints the figures and the ratios (ours / theirs) and writes JSON.
 #
-#   bench/http/run.sh                      # 1,000 checks, 15 s interval, 60 s, release build
-#   CHECKS=200 DURATION=30 CONFIG=debug bench/http/run.sh
+#   bench/http/run.sh                      # 1,000 checks, 15 s interval, 60 s
+#   CHECKS=200 DURATION=30 bench/http/run.sh
 #
-# Needs: python3, prometheus-blackbox-exporter (Debian package).
+# Environment: CHECKS (1000), INTERVAL (15), DURATION (60), MITRA_EXPORTER_BIN (default
+# .build/release/mitra-exporter). Needs python3 and prometheus-blackbox-exporter.
+# Writes bench/results/http-<time>.json. Loopback only; everything stops on exit.
 set -euo pipefail
 
 CHECKS=${CHECKS:-1000}
 INTERVAL=${INTERVAL:-15}
 DURATION=${DURATION:-60}
-CONFIG=${CONFIG:-release}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE="$ROOT/bench/http"
-WORK=$(mktemp -d)
-PIDS=()
+cd "$ROOT"
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+bin=$(exporter_binary)
+[ -n "$bin" ] && [ -x "$bin" ] || { echo "bench/http: no exporter binary (make build, or set MITRA_EXPORTER_BIN)" >&2; exit 2; }
+command -v prometheus-blackbox-exporter >/dev/null || { echo "bench/http: prometheus-blackbox-exporter is required (make deps)" >&2; exit 2; }
 
+WORK=$(mktemp -d /tmp/mitra-bench-http.XXXXXX)
+PIDS=()
 cleanup() {
+    local pid
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
+    for pid in "${PIDS[@]}"; do
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$pid" 2>/dev/null || true
+    done
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-# shellcheck source=scripts/lib.sh
-. "$ROOT/scripts/lib.sh"
+trap 'exit 130' INT TERM
 
 python3 "$HERE/target_server.py" "$WORK/target.port" &
 PIDS+=($!)
@@ -35,11 +44,34 @@ for _ in $(seq 50); do [ -s "$WORK/target.port" ] && break; sleep 0.1; done
 TARGET="http://127.0.0.1:$(cat "$WORK/target.port")/health"
 echo "target: $TARGET; $CHECKS checks every ${INTERVAL}s for ${DURATION}s"
 
-echo "--- mitra-exporter HTTP checks ($CONFIG build)"
-(cd "$ROOT" && swift build -c "$CONFIG" --build-tests >/dev/null)
-(cd "$ROOT" && MITRA_HTTP_BENCH_URL="$TARGET" MITRA_HTTP_BENCH_OUT="$WORK/mitra.json" \
-    MITRA_HTTP_BENCH_CHECKS="$CHECKS" MITRA_HTTP_BENCH_SECONDS="$DURATION" MITRA_HTTP_BENCH_INTERVAL="${INTERVAL}s" \
-    swift test -c "$CONFIG" --skip-build --filter HTTPBenchmark >"$WORK/mitra.log" 2>&1) || { tail -20 "$WORK/mitra.log"; exit 1; }
+# start_exporter CONFIG: starts the exporter and waits until every check has run once; sets
+# pid and port.
+start_exporter() {
+    port=$(free_port)
+    "$bin" --config.file "$1" --web.listen-address "127.0.0.1:$port" --log.level warn >>"$WORK/mitra.log" 2>&1 &
+    pid=$!
+    PIDS+=($pid)
+    for _ in $(seq 240); do curl -fsS -o /dev/null "http://127.0.0.1:$port/-/ready" 2>/dev/null && return; sleep 0.25; done
+    tail -5 "$WORK/mitra.log" >&2
+    echo "bench/http: the exporter did not become ready" >&2
+    exit 1
+}
+stop() { kill "$1" 2>/dev/null || true; for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; kill -9 "$1" 2>/dev/null || true; }
+
+echo "--- mitra-exporter ($bin)"
+echo "checks: []" >"$WORK/empty.yml"
+start_exporter "$WORK/empty.yml"
+sleep 3
+baseline_rss=$(awk '/^VmRSS/ {print $2 * 1024}' "/proc/$pid/status")
+stop "$pid"
+{
+    echo "defaults: {interval: ${INTERVAL}s, timeout: 5s}"
+    echo "checks:"
+    for i in $(seq "$CHECKS"); do echo "  - {name: check-$i, url: '$TARGET'}"; done
+} >"$WORK/checks.yml"
+start_exporter "$WORK/checks.yml"
+python3 "$HERE/measure_mitra.py" "http://127.0.0.1:$port/metrics" "$pid" "$INTERVAL" "$DURATION" "$WORK/mitra.json"
+stop "$pid"
 
 echo "--- prometheus-blackbox-exporter"
 BB_PORT=$(free_port)
@@ -51,28 +83,34 @@ for _ in $(seq 50); do curl -sf "http://127.0.0.1:$BB_PORT/-/healthy" >/dev/null
 blackbox_version=$(prometheus-blackbox-exporter --version 2>&1 | head -1)
 python3 "$HERE/drive_blackbox.py" "http://127.0.0.1:$BB_PORT" "$TARGET" "$CHECKS" "$INTERVAL" "$DURATION" "$BB_PID" "$WORK/blackbox.json"
 
-python3 - "$WORK/mitra.json" "$WORK/blackbox.json" "$blackbox_version" <<'PY'
-import json, sys
+mkdir -p bench/results
+python3 - "$WORK/mitra.json" "$WORK/blackbox.json" "$blackbox_version" "$baseline_rss" "$CHECKS" "$INTERVAL" \
+    "bench/results/http-$(date -u +%Y%m%dT%H%M%SZ).json" <<'PY'
+import json, os, platform, sys
 mitra, blackbox = (json.load(open(p)) for p in sys.argv[1:3])
+version, baseline, checks, interval, out = sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
+mitra["baseline_rss_bytes"] = baseline
 mib = lambda b: b / 2**20
-print(f"{'':34}{'mitra-exporter':>16}{'blackbox':>16}")
-rows = [
-    ("probes", "probes", "{:.0f}"), ("failed probes", "failures", "{:.0f}"),
-    ("CPU seconds", "cpu_seconds", "{:.2f}"), ("CPU seconds per 1,000 probes", "cpu_seconds_per_1000_probes", "{:.3f}"),
-]
-for label, key, fmt in rows:
-    print(f"{label:34}{fmt.format(mitra[key]):>16}{fmt.format(blackbox[key]):>16}")
-for label, key in [("RSS at end (MiB)", "rss_bytes"), ("peak RSS (MiB)", "peak_rss_bytes"), ("RSS before the checks (MiB)", "baseline_rss_bytes")]:
-    print(f"{label:34}{mib(mitra[key]):>16.1f}{mib(blackbox[key]):>16.1f}")
-print(f"mitra RSS: {mib(mitra['baseline_rss_bytes']):.1f} MiB at start, {mib(mitra['rss_after_config_bytes']):.1f} after parsing the config, "
-      f"{mib(mitra['rss_after_samplers_bytes']):.1f} with the samplers built, {mib(mitra['rss_bytes']):.1f} after running, "
-      f"{mib(mitra['rss_after_trim_bytes']):.1f} once freed heap is returned")
-print(f"{'RSS added by the checks (MiB)':34}{mib(mitra['rss_bytes'] - mitra['baseline_rss_bytes']):>16.1f}{mib(blackbox['rss_bytes'] - blackbox['baseline_rss_bytes']):>16.1f}")
-print(f"/metrics for {mitra['checks']:.0f} checks: {mitra['metrics_bytes']/1024:.0f} KiB rendered in {mitra['render_seconds']*1000:.1f} ms; "
-      f"probes whose phases exceed their duration: {mitra['phase_mismatches']:.0f}")
-if mitra["cpu_seconds_per_1000_probes"] > 0:
-    print(f"CPU per probe: blackbox / mitra = {blackbox['cpu_seconds_per_1000_probes'] / mitra['cpu_seconds_per_1000_probes']:.2f}x (goal >= 3x)")
-print(f"RSS: blackbox / mitra = {blackbox['rss_bytes'] / mitra['rss_bytes']:.2f}x; mitra RSS {mib(mitra['rss_bytes']):.1f} MiB (goal < 30 MiB; "
-      f"includes the test runner, {mib(mitra['baseline_rss_bytes']):.1f} MiB before the checks)")
-print(sys.argv[3])
+share = lambda v: "-" if v is None else f"{v:.3f}"
+print(f"{'':36}{'mitra-exporter':>16}{'blackbox':>16}{'ours/theirs':>13}")
+def row(label, ours, theirs, fmt, ratio=True):
+    r = f"{ours / theirs:.2f}" if ratio and theirs else ""
+    print(f"{label:36}{fmt.format(ours):>16}{fmt.format(theirs):>16}{r:>13}")
+row("probes", mitra["probes"], blackbox["probes"], "{:.0f}", False)
+row("failed probes", mitra["failures"], blackbox["failures"], "{:.0f}", False)
+row("CPU seconds per 1,000 probes", mitra["cpu_seconds_per_1000_probes"], blackbox["cpu_seconds_per_1000_probes"], "{:.3f}")
+row("RSS at end (MiB)", mib(mitra["rss_bytes"]), mib(blackbox["rss_bytes"]), "{:.1f}")
+row("peak RSS (MiB)", mib(mitra["peak_rss_bytes"]), mib(blackbox["peak_rss_bytes"]), "{:.1f}")
+row("RSS with no checks (MiB)", mib(baseline), mib(blackbox["baseline_rss_bytes"]), "{:.1f}")
+row("RSS added by the checks (MiB)", mib(mitra["rss_bytes"] - baseline), mib(blackbox["rss_bytes"] - blackbox["baseline_rss_bytes"]), "{:.1f}")
+print(f"{'phase share of duration, median':36}{share(mitra['phase_share_median']):>16}{share(blackbox['phase_share_median']):>16}")
+print(f"{'phase share of duration, lowest':36}{share(mitra['phase_share_min']):>16}{share(blackbox['phase_share_min']):>16}")
+print(f"{'probes whose phases exceed it':36}{mitra['phase_mismatches']:>16}{blackbox['phase_mismatches']:>16}")
+print(f"/metrics with {checks} checks: {mitra['metrics_bytes'] / 1024:.0f} KiB; {version}")
+data = {"benchmark": "http", "checks": checks, "interval_seconds": interval, "blackbox_version": version,
+        "machine": {"cpus": os.cpu_count(), "kernel": platform.release()}, "mitra": mitra, "blackbox": blackbox,
+        "ratios": {"cpu_per_probe": mitra["cpu_seconds_per_1000_probes"] / blackbox["cpu_seconds_per_1000_probes"] if blackbox["cpu_seconds_per_1000_probes"] else None,
+                   "rss": mitra["rss_bytes"] / blackbox["rss_bytes"] if blackbox["rss_bytes"] else None}}
+json.dump(data, open(out, "w"), indent=2)
+print(f"wrote {out}")
 PY

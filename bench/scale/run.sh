@@ -6,8 +6,12 @@
 #   bench/scale/run.sh
 #   CHECKS="10 100" DATABASES="1" DURATION=15 bench/scale/run.sh
 #
-# Environment: CHECKS ("10 100 1000"), DATABASES ("1 10"), INTERVAL (5, seconds),
-# DURATION (30, seconds measured after a warm-up), MITRA_EXPORTER_BIN.
+# Environment: CHECKS ("10 100 1000 5000"), DATABASES ("1 10 30"), INTERVAL (15, seconds),
+# DURATION (30, seconds measured after a warm-up), SCRAPE_RATES ("1 10", scrapes per second
+# of the largest check config, beside not scraping), MITRA_EXPORTER_BIN.
+# PostgreSQL "instances" are entries of the exporter's config, each with its own connection
+# and every collector, all pointing at one throwaway server (one database each): the
+# exporter's cost per instance is the same whether they are one server or thirty.
 # Writes bench/results/scale-<time>.json. Loopback only; everything stops on exit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,9 +19,10 @@ root=$(pwd)
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 
-CHECKS=${CHECKS:-"10 100 1000"}
-DATABASES=${DATABASES:-"1 10"}
-INTERVAL=${INTERVAL:-5}
+CHECKS=${CHECKS:-"10 100 1000 5000"}
+DATABASES=${DATABASES:-"1 10 30"}
+SCRAPE_RATES=${SCRAPE_RATES:-"1 10"}
+INTERVAL=${INTERVAL:-15}
 DURATION=${DURATION:-30}
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
@@ -76,10 +81,12 @@ run_exporter() { # LABEL KIND COUNT RUNS_METRIC SCRAPES_PER_SECOND
               curl -fsS -o /dev/null "http://127.0.0.1:$port/metrics" || true; sleep "$(awk -v r="$scrape_rate" 'BEGIN {print 1 / r}')"; done ) &
         scraper=$!
     fi
-    local ticks0 runs0 ticks1 runs1 rss
+    local ticks0 runs0 ticks1 runs1 rss scrapes0 scrapes1
+    scrapes0=$(metric_sum mitra_exporter_scrapes_total)
     ticks0=$(cpu_ticks "$exporter"); runs0=$(metric_sum "$runs_metric")
     sleep "$DURATION"
     ticks1=$(cpu_ticks "$exporter"); runs1=$(metric_sum "$runs_metric")
+    scrapes1=$(metric_sum mitra_exporter_scrapes_total)
     rss=$(rss_kb "$exporter")
     [ -n "$scraper" ] && { kill "$scraper" 2>/dev/null || true; wait "$scraper" 2>/dev/null || true; }
     curl -fsS -o "$work/metrics.txt" "http://127.0.0.1:$port/metrics"
@@ -90,16 +97,16 @@ run_exporter() { # LABEL KIND COUNT RUNS_METRIC SCRAPES_PER_SECOND
         | sort -n | awk '{a[NR] = $1} END {printf "%.2f", a[int(NR / 2) + 1] * 1000}')
     stop_pid "$exporter"; exporter=""
     python3 - "$label" "$kind" "$count" "$scrape_rate" "$((ticks1 - ticks0))" "$clk_tck" "$DURATION" "$((runs1 - runs0))" \
-        "$rss" "$bytes" "$series" "$scrape_ms" >>"$work/results.jsonl" <<'PY'
+        "$rss" "$bytes" "$series" "$scrape_ms" "$((scrapes1 - scrapes0 - 2))" >>"$work/results.jsonl" <<'PY'
 import json, sys
-label, kind, count, rate, ticks, tck, seconds, runs, rss, size, series, scrape_ms = sys.argv[1:]
+label, kind, count, rate, ticks, tck, seconds, runs, rss, size, series, scrape_ms, scrapes = sys.argv[1:]
 cpu = int(ticks) / int(tck)
 runs = int(runs)
 entry = {"label": label, "kind": kind, "count": int(count), "scrapes_per_second": int(rate),
          "cpu_seconds": round(cpu, 3), "cpu_percent": round(100 * cpu / float(seconds), 2),
          "runs": runs, "cpu_ms_per_run": round(1000 * cpu / runs, 3) if runs else None,
          "rss_mb": round(int(rss) / 1024, 1), "metrics_bytes": int(size), "series": int(series),
-         "scrape_ms_p50": float(scrape_ms)}
+         "scrape_ms_p50": float(scrape_ms), "scrapes": max(0, int(scrapes))}
 print(json.dumps(entry))
 e = entry
 print(f"{label:<22} {e['cpu_percent']:>7}% {runs:>8} {e['cpu_ms_per_run']!s:>10} {e['rss_mb']:>8} {e['series']:>8} "
@@ -128,8 +135,11 @@ for count in $CHECKS; do
     run_exporter "checks=$count" checks "$count" mitra_probe_runs_total 0
     largest=$count
 done
-# Scrape rate should not matter: the same largest config scraped 10 times a second.
-run_exporter "checks=$largest,scrape=10/s" checks "$largest" mitra_probe_runs_total 10
+# Scrape rate should not change the sampling cost: the largest config scraped 1 and 10 times
+# a second (each scrape still costs its own rendering and sending; see cpu_ms_per_scrape).
+for rate in $SCRAPE_RATES; do
+    run_exporter "checks=$largest,scrape=$rate/s" checks "$largest" mitra_probe_runs_total "$rate"
+done
 
 if [ -n "$DATABASES" ]; then
     pg_port=$(free_port)
@@ -173,11 +183,29 @@ if len(checks) >= 2:
     data["checks_growth"] = {"count_ratio": b["count"] / a["count"], "cpu_ratio": round(b["cpu_seconds"] / max(a["cpu_seconds"], 1e-9), 2),
                              "rss_ratio": round(b["rss_mb"] / a["rss_mb"], 2)}
     print(f"checks x{b['count'] / a['count']:.0f}: CPU x{data['checks_growth']['cpu_ratio']}, RSS x{data['checks_growth']['rss_ratio']}")
+    # Linear growth shows as a steady cost per check between consecutive sizes.
+    steps = []
+    for lo, hi in zip(checks, checks[1:]):
+        added = hi["count"] - lo["count"]
+        steps.append({"from": lo["count"], "to": hi["count"],
+                      "rss_kib_per_check": round((hi["rss_mb"] - lo["rss_mb"]) * 1024 / added, 1),
+                      "cpu_ms_per_check_per_second": round(1000 * (hi["cpu_seconds"] - lo["cpu_seconds"]) / added / float(sys.argv[4]), 3)})
+        print(f"   {lo['count']} -> {hi['count']} checks: {steps[-1]['rss_kib_per_check']} KiB RSS and "
+              f"{steps[-1]['cpu_ms_per_check_per_second']} ms CPU per second per added check")
+    data["checks_growth"]["steps"] = steps
 scraped = [r for r in runs if r["scrapes_per_second"] > 0]
 if scraped and checks:
     base = checks[-1]
-    data["scrape_rate_cpu_ratio"] = round(scraped[0]["cpu_seconds"] / max(base["cpu_seconds"], 1e-9), 2)
-    print(f"scraping 10/s vs not scraping, {base['count']} checks: CPU x{data['scrape_rate_cpu_ratio']}")
+    data["scrape_rate"] = []
+    for r in scraped:
+        extra = max(0.0, r["cpu_seconds"] - base["cpu_seconds"])
+        entry = {"scrapes_per_second": r["scrapes_per_second"], "scrapes": r["scrapes"],
+                 "cpu_ratio": round(r["cpu_seconds"] / max(base["cpu_seconds"], 1e-9), 2),
+                 "cpu_ms_per_scrape": round(1000 * extra / r["scrapes"], 2) if r["scrapes"] else None,
+                 "sample_runs_ratio": round(r["runs"] / base["runs"], 3) if base["runs"] else None}
+        data["scrape_rate"].append(entry)
+        print(f"{base['count']} checks scraped {r['scrapes_per_second']}/s ({r['scrapes']} scrapes of {r['metrics_bytes'] // 1024} KiB) vs not scraped: "
+              f"CPU x{entry['cpu_ratio']}, {entry['cpu_ms_per_scrape']} ms CPU per scrape, probe runs x{entry['sample_runs_ratio']}")
 pg = [r for r in runs if r["kind"] == "postgres"]
 if len(pg) >= 2:
     data["postgres_growth"] = {"count_ratio": pg[-1]["count"] / pg[0]["count"],

@@ -32,6 +32,7 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl"), .linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         .target(name: "CBuildInfo"),
+        .target(name: "CMallocTuning"),
 
         // Owning Swift wrappers over the C libraries.
         .target(name: "PostgresClient", dependencies: ["CLibPQ"], swiftSettings: swiftSettings),
@@ -91,7 +92,7 @@ let package = Package(
         .executableTarget(
             name: "mitra-exporter",
             dependencies: [
-                "ExporterServer", "ExporterConfig", "LogFormats",
+                "ExporterServer", "ExporterConfig", "LogFormats", "CMallocTuning",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -41,7 +41,8 @@ EXPORTED = {
     "mitra_exporter_config_last_reload_success_timestamp_seconds", "mitra_exporter_collector_success",
     "mitra_exporter_collector_duration_seconds", "mitra_exporter_collector_last_success_timestamp_seconds",
     "mitra_exporter_collector_interval_seconds", "mitra_exporter_collector_runs_total",
-    "mitra_exporter_collector_failures_total", "mitra_exporter_scrapes_total", "process_resident_memory_bytes",
+    "mitra_exporter_collector_failures_total", "mitra_exporter_scrapes_total", "mitra_exporter_log_lines_dropped_total",
+    "process_resident_memory_bytes",
     "process_cpu_seconds_total", "process_open_fds", "process_start_time_seconds",
 }
 HISTOGRAMS = {"mitra_probe_duration_seconds", "mitra_scenario_duration_seconds",

@@ -599,11 +599,15 @@ def exporter():
                                              "{{instance}}")], "reqps", minimum=0),
         Row("Process"),
         timeseries("Resident memory", [target(f"process_resident_memory_bytes{{{inst}}}", "{{instance}}")], "bytes",
-                   minimum=0, width=8),
+                   minimum=0, width=6),
         timeseries("CPU", [target(f"rate(process_cpu_seconds_total{{{inst}}}[$__rate_interval])", "{{instance}}")],
-                   "percentunit", minimum=0, width=8),
+                   "percentunit", minimum=0, width=6),
         timeseries("Open file descriptors", [target(f"process_open_fds{{{inst}}}", "{{instance}}")], "short",
-                   minimum=0, width=8),
+                   minimum=0, width=6),
+        # Lines the log destination could not take (full disk, stuck log collector).
+        timeseries("Log lines dropped", [target(
+            f"increase(mitra_exporter_log_lines_dropped_total{{{inst}}}[$__rate_interval])", "{{instance}}")],
+            "short", minimum=0, width=6, thresholds=lower_is_better(1)),
     ]
     return dashboard("mitra-exporter", "mitra-exporter self",
                      "Sampler freshness and durations, series and drops, memory, CPU, reloads.",

@@ -102,17 +102,25 @@ public final class ExporterRuntime: Sendable {
         scheduler.replace(with: samplers)
     }
 
-    /// The `/metrics` body: self-metrics first, then the cached render of all snapshots.
-    public func metricsBody(format: ExpositionFormat) -> String {
+    /// The `/metrics` body in pieces: self-metrics, then the cached render of all snapshots
+    /// (shared with the cache, not copied), then the OpenMetrics end marker. The server
+    /// writes them straight into the response buffer, so a scrape copies the body once.
+    public func metricsBodyParts(format: ExpositionFormat) -> [String] {
         let (reload, scrapes) = state.withLock { state -> (SelfMetrics.ReloadState, UInt64) in
             state.scrapes &+= 1
             return (state.reload, state.scrapes)
         }
-        var body = ""
-        Renderer.render(SelfMetrics.families(reload: reload, scrapes: scrapes, droppedLogLines: LogLineDrops.total, process: processStats.read()), format: format, into: &body)
-        body += store.renderedSamples(format: format)
-        if format == .openMetrics { body += Renderer.eofMarker }
-        return body
+        var selfMetrics = ""
+        Renderer.render(SelfMetrics.families(reload: reload, scrapes: scrapes, droppedLogLines: LogLineDrops.total, process: processStats.read()),
+                        format: format, into: &selfMetrics)
+        var parts = [selfMetrics, store.renderedSamples(format: format)]
+        if format == .openMetrics { parts.append(Renderer.eofMarker) }
+        return parts
+    }
+
+    /// The whole `/metrics` body as one string (tests, the status page).
+    public func metricsBody(format: ExpositionFormat) -> String {
+        metricsBodyParts(format: format).joined()
     }
 
     /// Runs the scheduler until cancelled, then releases the factory's shared resources.

@@ -58,8 +58,9 @@ public enum ExporterHTTPServer {
 
         router.get(RouterPath(stringLiteral: metricsPath)) { request, _ -> Response in
             let format = ExpositionFormat.negotiate(accept: request.headers[.accept])
-            let body = runtime.metricsBody(format: format)
-            var buffer = ByteBuffer(string: body)
+            let parts = runtime.metricsBodyParts(format: format)
+            var buffer = ByteBufferAllocator().buffer(capacity: parts.reduce(0) { $0 + $1.utf8.count })
+            for part in parts { buffer.writeString(part) }
             var headers: HTTPFields = [.contentType: format.contentType]
             if acceptsGzip(request.headers[.acceptEncoding]) {
                 if let compressed = try? buffer.compress(with: .gzip()) {

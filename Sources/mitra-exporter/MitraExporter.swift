@@ -1,4 +1,5 @@
 import ArgumentParser
+import CMallocTuning
 import ExporterConfig
 import ExporterServer
 import Foundation
@@ -51,6 +52,11 @@ struct MitraExporter: AsyncParsableCommand {
         // A closed log pipe or scraper connection must end in an EPIPE error, not in the
         // process being killed.
         signal(SIGPIPE, SIG_IGN)
+        // Each scrape builds a body as large as the whole exposition (megabytes with
+        // thousands of checks). glibc's default raises its mmap threshold after the first such
+        // buffer is freed, and from then on keeps every freed body in the heap. A fixed
+        // threshold gives buffers of 1 MiB and more back to the system when they are freed.
+        _ = mitra_set_mmap_threshold(1 << 20)
         let redaction = LogRedaction()
         let level = logLevel.level
         let format = logFormat

@@ -101,6 +101,8 @@ m_cpu0=$(cpu_seconds "$mitra_pid"); m_srv0=$(server_ms bench_mitra)
 sleep $((samples * interval_s))
 m_cpu1=$(cpu_seconds "$mitra_pid"); m_srv1=$(server_ms bench_mitra)
 read -r m_p50 m_max < <(scrape_ms "http://127.0.0.1:$mitra_port/metrics" 50)
+read -r m_c1_p50 m_c1_p99 < <(python3 bench/postgres/concurrent_scrapes.py "http://127.0.0.1:$mitra_port/metrics" 1 100)
+read -r m_c16_p50 m_c16_p99 < <(python3 bench/postgres/concurrent_scrapes.py "http://127.0.0.1:$mitra_port/metrics" 16 20)
 m_rss=$(rss_kib "$mitra_pid")
 curl -s "http://127.0.0.1:$mitra_port/metrics" > "$work/mitra.prom"
 m_series=$(grep -vc '^#' "$work/mitra.prom")
@@ -117,6 +119,8 @@ for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$pgexp_port/me
 p_cpu0=$(cpu_seconds "$pgexp_pid"); p_srv0=$(server_ms bench_pgexp)
 read -r p_p50 p_max < <(scrape_ms "http://127.0.0.1:$pgexp_port/metrics" "$samples")
 p_cpu1=$(cpu_seconds "$pgexp_pid"); p_srv1=$(server_ms bench_pgexp)
+read -r p_c1_p50 p_c1_p99 < <(python3 bench/postgres/concurrent_scrapes.py "http://127.0.0.1:$pgexp_port/metrics" 1 20)
+read -r p_c16_p50 p_c16_p99 < <(python3 bench/postgres/concurrent_scrapes.py "http://127.0.0.1:$pgexp_port/metrics" 16 5)
 p_rss=$(rss_kib "$pgexp_pid")
 curl -s "http://127.0.0.1:$pgexp_port/metrics" > "$work/pgexp.prom"
 p_series=$(grep -vc '^#' "$work/pgexp.prom")
@@ -124,19 +128,31 @@ p_pg_series=$(grep -c '^pg_' "$work/pgexp.prom")
 kill "$pgexp_pid"
 echo "  server time by statement:"; top_statements bench_pgexp
 
+mkdir -p bench/results
 python3 - "$samples" "$m_p50" "$m_max" "$m_cpu0" "$m_cpu1" "$m_srv0" "$m_srv1" "$m_rss" "$m_series" "$m_pg_series" \
-    "$p_p50" "$p_max" "$p_cpu0" "$p_cpu1" "$p_srv0" "$p_srv1" "$p_rss" "$p_series" "$p_pg_series" <<'PY'
-import sys
+    "$p_p50" "$p_max" "$p_cpu0" "$p_cpu1" "$p_srv0" "$p_srv1" "$p_rss" "$p_series" "$p_pg_series" \
+    "$m_c1_p50" "$m_c1_p99" "$m_c16_p50" "$m_c16_p99" "$p_c1_p50" "$p_c1_p99" "$p_c16_p50" "$p_c16_p99" \
+    "bench/results/postgres-$(date -u +%Y%m%dT%H%M%SZ).json" "$("$pgexp" --version 2>&1 | head -1)" <<'PY'
+import json, os, platform, sys
 a = sys.argv[1:]
 n = int(a[0])
 m = dict(p50=float(a[1]), max=float(a[2]), cpu=(float(a[4]) - float(a[3])) / n, srv=(float(a[6]) - float(a[5])) / n,
          rss=int(a[7]) / 1024, series=int(a[8]), pg=int(a[9]))
 p = dict(p50=float(a[10]), max=float(a[11]), cpu=(float(a[13]) - float(a[12])) / n, srv=(float(a[15]) - float(a[14])) / n,
          rss=int(a[16]) / 1024, series=int(a[17]), pg=int(a[18]))
-rows = [("scrape latency p50 (ms)", "p50"), ("scrape latency max (ms)", "max"), ("exporter CPU per sample (s)", "cpu"),
+m.update(c1_p50=float(a[19]), c1_p99=float(a[20]), c16_p50=float(a[21]), c16_p99=float(a[22]))
+p.update(c1_p50=float(a[23]), c1_p99=float(a[24]), c16_p50=float(a[25]), c16_p99=float(a[26]))
+rows = [("scrape latency p50 (ms)", "p50"), ("scrape latency max (ms)", "max"),
+        ("1 scraper: p50 (ms)", "c1_p50"), ("1 scraper: p99 (ms)", "c1_p99"),
+        ("16 concurrent scrapers: p50 (ms)", "c16_p50"), ("16 concurrent scrapers: p99 (ms)", "c16_p99"),
+        ("exporter CPU per sample (s)", "cpu"),
         ("server time per sample (ms)", "srv"), ("exporter RSS (MiB)", "rss"), ("series (all)", "series"), ("series (pg_*)", "pg")]
-print(f"{'':32}{'mitra-exporter':>16}{'postgres_exporter':>19}{'theirs/ours':>13}")
+print(f"{'':34}{'mitra-exporter':>16}{'postgres_exporter':>19}{'theirs/ours':>13}")
 for label, key in rows:
     ratio = p[key] / m[key] if m[key] else float("inf")
-    print(f"{label:32}{m[key]:>16.3f}{p[key]:>19.3f}{ratio:>13.1f}")
+    print(f"{label:34}{m[key]:>16.3f}{p[key]:>19.3f}{ratio:>13.1f}")
+json.dump({"benchmark": "postgres", "samples": n, "postgres_exporter_version": a[28],
+           "machine": {"cpus": os.cpu_count(), "kernel": platform.release()}, "mitra": m, "postgres_exporter": p,
+           "ratios_theirs_over_ours": {k: (p[k] / m[k] if m[k] else None) for _, k in rows}}, open(a[27], "w"), indent=2)
+print(f"wrote {a[27]}")
 PY

@@ -1,0 +1,8 @@
+#ifndef C_MALLOC_TUNING_H
+#define C_MALLOC_TUNING_H
+
+/// Sets glibc's mmap threshold: allocations of at least `bytes` are served by mmap and given
+/// back to the system when freed. Returns 1 on success, 0 when unsupported.
+int mitra_set_mmap_threshold(int bytes);
+
+#endif

@@ -141,7 +141,9 @@ start_api() {
     echo $! >"$dir/api.pid"
     for i in $(seq 1 60); do
         curl -sf -o /dev/null "http://127.0.0.1:$API_PORT/health" && { say "demo API up on 127.0.0.1:$API_PORT (admin 127.0.0.1:$ADMIN_PORT)"; return; }
-        alive "$dir/api.pid" agentmitra-demo-api || { tail -n 20 "$dir/api.log" >&2; die "demo API exited"; }
+        # kill -0, not `alive`: until the forked shell has exec'd the API, its command line
+        # is still this script's.
+        kill -0 "$(cat "$dir/api.pid")" 2>/dev/null || { tail -n 20 "$dir/api.log" >&2; die "demo API exited"; }
         sleep 0.5
     done
     tail -n 20 "$dir/api.log" >&2

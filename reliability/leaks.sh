@@ -24,9 +24,13 @@ export ASAN_OPTIONS="detect_leaks=1:fast_unwind_on_malloc=0:malloc_context_size=
 export LSAN_OPTIONS="suppressions=$root/reliability/lsan.supp:print_suppressions=0"
 
 echo "== building with -sanitize=address ($build)"
-swift build --build-tests --sanitize=address --build-path "$build" 2>&1 | grep -E "error|warning: unreachable|Build complete" || true
+if ! swift build --build-tests --sanitize=address --build-path "$build" >"/tmp/mitra-asan-build.log" 2>&1; then
+    grep -E "error" /tmp/mitra-asan-build.log | head -20
+    echo "leaks: the instrumented build failed (/tmp/mitra-asan-build.log)" >&2
+    exit 1
+fi
+grep -E "Build complete" /tmp/mitra-asan-build.log || true
 bin="$root/$build/debug/mitra-exporter"
-[ -x "$bin" ] && [ -x "$root/$build/debug/agentmitra-demo-api" ] || { echo "leaks: the instrumented build failed" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/mitra-leaks.XXXXXX)
 chmod 755 "$work"

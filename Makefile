@@ -3,6 +3,10 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
 SWIFT ?= swift
+# Release builds link the Swift runtime and Foundation statically: about 5 MiB less resident
+# memory than mapping the shared libraries (README, Performance). Every release build uses
+# the same flags, or SwiftPM rebuilds everything when they change.
+RELEASE := -c release --static-swift-stdlib
 RELEASE_BIN := .build/release/mitra-exporter
 DEBUG_BIN := .build/debug/mitra-exporter
 # Debian packages the build, the tests and the demo need.
@@ -29,7 +33,7 @@ revision:
 	[ "$$(cat Sources/CBuildInfo/generated/revision.h 2>/dev/null)" = "$$line" ] || echo "$$line" > Sources/CBuildInfo/generated/revision.h
 
 build: deps revision
-	$(SWIFT) build -c release --product mitra-exporter
+	$(SWIFT) build $(RELEASE) --product mitra-exporter
 	@echo "built $(RELEASE_BIN)"
 
 debug: deps revision
@@ -41,20 +45,20 @@ test: deps revision
 	bash scripts/test.sh
 
 demo: deps revision
-	$(SWIFT) build -c release
+	$(SWIFT) build $(RELEASE)
 	bash scripts/demo.sh
 
 # Side by side with postgres_exporter and blackbox_exporter, plus scale and incremental-query
 # figures; prints tables and writes bench/results/.
 bench: deps revision
-	$(SWIFT) build -c release --product mitra-exporter
+	$(SWIFT) build $(RELEASE) --product mitra-exporter
 	bash bench/run.sh
 
 # Load, faults, restarts, malformed input, signal storms, log destinations, secrets and a
 # soak against a running exporter (a quick subset runs in `make test`), then every test and
 # the exporter on the demo world under AddressSanitizer/LeakSanitizer (reliability/leaks.sh).
 reliability: deps revision
-	$(SWIFT) build -c release --product mitra-exporter
+	$(SWIFT) build $(RELEASE) --product mitra-exporter
 	bash reliability/run.sh
 	bash reliability/leaks.sh
 

@@ -21,7 +21,7 @@ mkdir -p bench/results
 if [ -z "${MITRA_EXPORTER_BIN:-}" ]; then
     if [ ! -x .build/release/mitra-exporter ]; then
         echo "== building the release exporter"
-        swift build -c release --product mitra-exporter
+        swift build -c release --static-swift-stdlib --product mitra-exporter  # as `make build`
     fi
     export MITRA_EXPORTER_BIN="$root/.build/release/mitra-exporter"
 fi

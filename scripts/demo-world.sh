@@ -96,9 +96,10 @@ api_binary() {
         echo "$AGENTMITRA_DEMO_API_BIN"
         return
     fi
-    say "building agentmitra-demo-api (swift build -c release)"
-    (cd "$ROOT" && swift build -c release --product agentmitra-demo-api >&2) || die "build failed"
-    echo "$(cd "$ROOT" && swift build -c release --show-bin-path)/agentmitra-demo-api"
+    # Same flags as the Makefile's release builds, so the two never rebuild each other.
+    say "building agentmitra-demo-api (swift build -c release --static-swift-stdlib)"
+    (cd "$ROOT" && swift build -c release --static-swift-stdlib --product agentmitra-demo-api >&2) || die "build failed"
+    echo "$(cd "$ROOT" && swift build -c release --static-swift-stdlib --show-bin-path)/agentmitra-demo-api"
 }
 
 start_database() {

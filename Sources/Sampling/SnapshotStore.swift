@@ -10,7 +10,7 @@ public struct SamplerSnapshot: Sendable {
     public var result: SampleResult
     /// The families' sample lines, rendered once when published (they are the same in both
     /// exposition formats), so a scrape only concatenates.
-    var rendered: [RenderedBlock] = []
+    var rendered = RenderedSnapshot()
 
     public init(samplerID: String, interval: Duration, startedAt: Double, finishedAt: Double, result: SampleResult) {
         self.samplerID = samplerID
@@ -103,7 +103,7 @@ public final class SnapshotStore: Sendable {
     /// dropped: only the rendered lines are kept, so each series is held in memory once.
     public func publish(_ snapshot: SamplerSnapshot) {
         var snapshot = snapshot
-        snapshot.rendered = RenderedBlock.render(snapshot.result.families)
+        snapshot.rendered = RenderedSnapshot(snapshot.result.families)
         snapshot.result.families = []
         state.withLock { state in
             guard state.expected[snapshot.samplerID] != nil else { return }
@@ -161,24 +161,34 @@ public final class SnapshotStore: Sendable {
         let (snapshots, statuses) = state.withLock { state in
             (state.order.compactMap { state.snapshots[$0] }, Self.orderedStatuses(state))
         }
-        var body = ""
-        Renderer.render(Renderer.merge(CollectorMetrics.families(for: statuses)), format: format, into: &body)
-        // Group every sampler's pre-rendered lines under one header per family name.
-        var order: [RenderedBlock] = []
-        var lines: [String: String] = [:]
+        var freshness = ""
+        Renderer.render(Renderer.merge(CollectorMetrics.families(for: statuses)), format: format, into: &freshness)
+        // Group every sampler's pre-rendered lines under one header per family name, then
+        // write the body once into a buffer of the right size (no regrowth, no slack kept in
+        // the cache).
+        var order: [RenderedSnapshot.Block] = []
+        var pieces: [String: [(text: String, block: RenderedSnapshot.Block)]] = [:]
+        var size = freshness.utf8.count
         for snapshot in snapshots {
-            for block in snapshot.rendered {
-                if lines[block.name] == nil {
+            for block in snapshot.rendered.blocks {
+                if pieces[block.name] == nil {
                     order.append(block)
-                    lines[block.name] = block.lines
-                } else {
-                    lines[block.name]! += block.lines
+                    pieces[block.name] = []
+                    size += block.name.utf8.count * 2 + block.help.utf8.count + 40
                 }
+                pieces[block.name]!.append((snapshot.rendered.text, block))
+                size += block.end - block.start
             }
         }
-        for block in order {
-            Renderer.writeHeader(name: block.name, help: block.help, type: block.type, format: format, into: &body)
-            body += lines[block.name]!
+        var body = ""
+        body.reserveCapacity(size)
+        body += freshness
+        for first in order {
+            Renderer.writeHeader(name: first.name, help: first.help, type: first.type, format: format, into: &body)
+            for (text, block) in pieces[first.name]! {
+                let utf8 = text.utf8
+                body += Substring(utf8[utf8.index(utf8.startIndex, offsetBy: block.start)..<utf8.index(utf8.startIndex, offsetBy: block.end)])
+            }
         }
         state.withLock { state in
             if state.generation == generation { state.renderCache = (format, generation, body) }
@@ -187,20 +197,32 @@ public final class SnapshotStore: Sendable {
     }
 }
 
-/// One family of a snapshot with its sample lines already rendered.
-struct RenderedBlock: Sendable {
-    var name: String
-    var help: String
-    var type: MetricType
-    var lines: String
+/// A snapshot's sample lines, rendered once: one string for the whole snapshot (one
+/// allocation per sampler, sized to fit) and each family's part of it by UTF-8 offsets.
+struct RenderedSnapshot: Sendable {
+    struct Block: Sendable {
+        var name: String
+        var help: String
+        var type: MetricType
+        var start: Int
+        var end: Int
+    }
 
-    static func render(_ families: [MetricFamily]) -> [RenderedBlock] {
-        Renderer.merge(families).compactMap { family in
-            guard !family.series.isEmpty else { return nil }
-            var lines = ""
-            Renderer.writeSamples(family, into: &lines)
-            return RenderedBlock(name: family.name, help: family.help, type: family.type, lines: lines)
+    var text = ""
+    var blocks: [Block] = []
+
+    init() {}
+
+    init(_ families: [MetricFamily]) {
+        var text = ""
+        for family in Renderer.merge(families) where !family.series.isEmpty {
+            let start = text.utf8.count
+            Renderer.writeSamples(family, into: &text)
+            blocks.append(Block(name: family.name, help: family.help, type: family.type, start: start, end: text.utf8.count))
         }
+        // A copy of exactly the rendered size: the appends above leave up to half the
+        // capacity unused, and snapshots live until the next run.
+        self.text = String(decoding: Array(text.utf8), as: UTF8.self)
     }
 }
 

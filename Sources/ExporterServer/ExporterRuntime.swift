@@ -118,7 +118,7 @@ public final class ExporterRuntime: Sendable {
         return parts
     }
 
-    /// The whole `/metrics` body as one string (tests, the status page).
+    /// The whole `/metrics` body as one string (tests).
     public func metricsBody(format: ExpositionFormat) -> String {
         metricsBodyParts(format: format).joined()
     }

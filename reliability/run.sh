@@ -46,14 +46,7 @@ pids=()
 pg_port=""
 
 cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${pids[@]}"; do
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$pid" 2>/dev/null || true
-    done
+    stop_processes "${pids[@]}"
     if [ -n "$pg_port" ]; then scripts/pg-test-cluster.sh stop "$work/pg" "$pg_port" >/dev/null 2>&1 || true; fi
     if [ "${RELIABILITY_KEEP:-0}" = 1 ]; then echo "reliability: kept $work"; else rm -rf "$work"; fi
 }

@@ -22,3 +22,13 @@ exporter_binary() {
         fi
     done
 }
+
+# stop_processes PID...: SIGTERM to all of them, up to 5 s each to exit, then SIGKILL.
+stop_processes() {
+    local pid
+    for pid in "$@"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "$@"; do
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$pid" 2>/dev/null || true
+    done
+}

@@ -27,12 +27,7 @@ command -v prometheus-blackbox-exporter >/dev/null || { echo "bench/http: promet
 WORK=$(mktemp -d /tmp/mitra-bench-http.XXXXXX)
 PIDS=()
 cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$pid" 2>/dev/null || true
-    done
+    stop_processes "${PIDS[@]}"
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -56,14 +51,13 @@ start_exporter() {
     echo "bench/http: the exporter did not become ready" >&2
     exit 1
 }
-stop() { kill "$1" 2>/dev/null || true; for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; kill -9 "$1" 2>/dev/null || true; }
 
 echo "--- mitra-exporter ($bin)"
 echo "checks: []" >"$WORK/empty.yml"
 start_exporter "$WORK/empty.yml"
 sleep 3
 baseline_rss=$(awk '/^VmRSS/ {print $2 * 1024}' "/proc/$pid/status")
-stop "$pid"
+stop_processes "$pid"
 {
     echo "defaults: {interval: ${INTERVAL}s, timeout: 5s}"
     echo "checks:"
@@ -71,7 +65,7 @@ stop "$pid"
 } >"$WORK/checks.yml"
 start_exporter "$WORK/checks.yml"
 python3 "$HERE/measure_mitra.py" "http://127.0.0.1:$port/metrics" "$pid" "$INTERVAL" "$DURATION" "$WORK/mitra.json"
-stop "$pid"
+stop_processes "$pid"
 
 echo "--- prometheus-blackbox-exporter"
 BB_PORT=$(free_port)

@@ -34,15 +34,9 @@ chmod 755 "$work"
 pids=()
 exporter=""
 pg_port=""
-stop_pid() {
-    kill "$1" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
-    kill -9 "$1" 2>/dev/null || true
-}
 cleanup() {
-    local pid
-    [ -n "$exporter" ] && stop_pid "$exporter"
-    for pid in "${pids[@]}"; do stop_pid "$pid"; done
+    [ -n "$exporter" ] && stop_processes "$exporter"
+    stop_processes "${pids[@]}"
     [ -n "$pg_port" ] && scripts/pg-test-cluster.sh stop "$work/pg" "$pg_port" >/dev/null 2>&1 || true
     rm -rf "$work"
 }
@@ -95,7 +89,7 @@ run_exporter() { # LABEL KIND COUNT RUNS_METRIC SCRAPES_PER_SECOND
     series=$(grep -vc '^#' "$work/metrics.txt")
     scrape_ms=$(for _ in $(seq 20); do curl -fsS -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:$port/metrics"; done \
         | sort -n | awk '{a[NR] = $1} END {printf "%.2f", a[int(NR / 2) + 1] * 1000}')
-    stop_pid "$exporter"; exporter=""
+    stop_processes "$exporter"; exporter=""
     python3 - "$label" "$kind" "$count" "$scrape_rate" "$((ticks1 - ticks0))" "$clk_tck" "$DURATION" "$((runs1 - runs0))" \
         "$rss" "$bytes" "$series" "$scrape_ms" "$((scrapes1 - scrapes0 - 2))" >>"$work/results.jsonl" <<'PY'
 import json, sys

@@ -1,4 +1,3 @@
-import CompressNIO
 public import ExporterConfig
 import Exposition
 import Foundation
@@ -58,17 +57,14 @@ public enum ExporterHTTPServer {
 
         router.get(RouterPath(stringLiteral: metricsPath)) { request, _ -> Response in
             let format = ExpositionFormat.negotiate(accept: request.headers[.accept])
+            var headers: HTTPFields = [.contentType: format.contentType, .vary: "Accept, Accept-Encoding"]
+            if acceptsGzip(request.headers[.acceptEncoding]), let compressed = try? runtime.gzipMetricsBody(format: format) {
+                headers[.contentEncoding] = "gzip"
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: compressed))
+            }
             let parts = runtime.metricsBodyParts(format: format)
             var buffer = ByteBufferAllocator().buffer(capacity: parts.reduce(0) { $0 + $1.utf8.count })
             for part in parts { buffer.writeString(part) }
-            var headers: HTTPFields = [.contentType: format.contentType]
-            if acceptsGzip(request.headers[.acceptEncoding]) {
-                if let compressed = try? buffer.compress(with: .gzip()) {
-                    buffer = compressed
-                    headers[.contentEncoding] = "gzip"
-                }
-            }
-            headers[.vary] = "Accept, Accept-Encoding"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: buffer))
         }
         router.get("/-/healthy") { _, _ in text(.ok, "Healthy\n") }

@@ -31,6 +31,13 @@ public final class ExporterRuntime: Sendable {
     }
 
     private let state: Mutex<State>
+    /// The web config re-read with the config on reload (`--web.config.file`).
+    private let webConfig = Mutex<WebConfigState?>(nil)
+
+    /// From now on, a reload re-reads this web config too. A reload applies both files or neither.
+    public func reloadsWebConfig(_ webState: WebConfigState) {
+        webConfig.withLock { $0 = webState }
+    }
 
     public init(config: Configuration, configPath: String, factory: any SamplerFactory, store: SnapshotStore = SnapshotStore(),
                 resolver: SecretResolver = SecretResolver(), shard: Shard? = nil, logger: Logger,
@@ -63,7 +70,9 @@ public final class ExporterRuntime: Sendable {
     @discardableResult
     public func reload() -> Result<Configuration, ConfigErrors> {
         do {
+            let applyWebConfig = try webConfig.withLock { $0 }?.prepareReload()
             let config = try ConfigLoader.load(path: configPath, resolver: resolver)
+            applyWebConfig?()
             apply(config)
             let now = store.clock.now()
             state.withLock { $0.reload = .init(successful: true, lastSuccessTimestamp: now) }

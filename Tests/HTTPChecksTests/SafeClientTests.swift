@@ -1,0 +1,92 @@
+import ExporterConfig
+import Foundation
+import HTTPChecks
+import HTTPProbe
+import Sampling
+import Testing
+
+@Suite("Safe HTTP client defaults")
+struct SafeClientTests {
+    static func redirect(_ server: TestServer.Endpoints, to target: String) -> String {
+        server.url("/redirect-to?url=" + (target.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? target))
+    }
+
+    @Test func redirectsToAnotherHostAreNotFollowedByDefault() async throws {
+        let engine = HTTPProbeEngine()
+        defer { engine.shutdown() }
+        try await TestServer.withServer { origin in
+            try await TestServer.withServer { other in
+                let (_, result) = try await runCheck("""
+                  - name: away
+                    url: \(Self.redirect(origin, to: other.url("/headers")))
+                    headers: {X-Api-Key: key-123456}
+                """, engine: engine)
+                #expect(!result.outcome.success)
+                #expect(result.failureReasons() == ["status": 1])
+                #expect(result.outcome.error?.contains("redirected to another host: \(other.url("/headers"))") == true, "\(result.outcome.error ?? "")")
+                #expect(result.outcome.error?.contains("cross_host_redirects") == true)
+            }
+        }
+    }
+
+    @Test func sameHostRedirectsKeepTheirHeaders() async throws {
+        let engine = HTTPProbeEngine()
+        defer { engine.shutdown() }
+        try await TestServer.withServer { origin in
+            let (_, result) = try await runCheck("""
+              - name: home
+                url: \(Self.redirect(origin, to: "/headers"))
+                headers: {X-Api-Key: key-123456}
+                expect: {body_matches: ["key-123456"]}
+            """, engine: engine)
+            #expect(result.outcome.success, "\(result.outcome.error ?? "")")
+        }
+    }
+
+    @Test func allowedCrossHostRedirectsCarryNoCredentials() async throws {
+        let engine = HTTPProbeEngine()
+        defer { engine.shutdown() }
+        try await TestServer.withServer { origin in
+            try await TestServer.withServer { other in
+                let (_, result) = try await runCheck("""
+                  - name: away
+                    url: \(Self.redirect(origin, to: other.url("/headers")))
+                    cross_host_redirects: true
+                    headers: {X-Api-Key: key-123456, Authorization: "Bearer tok-abcdef", X-Custom-Auth: custom-abcdef, Accept: application/json}
+                    expect: {body_not_matches: ["key-123456", "tok-abcdef", "custom-abcdef"], body_matches: ["application.+json"]}
+                """, engine: engine)
+                #expect(result.outcome.success, "\(result.outcome.error ?? "")")
+            }
+        }
+    }
+
+    @Test func aValueWithCRLFFailsTheStepBeforeAnyRequest() async throws {
+        let engine = HTTPProbeEngine()
+        defer { engine.shutdown() }
+        try await TestServer.withServer { server in
+            let closed = try HangingListener.closedPort()
+            let config = try parseConfig("""
+            scenarios:
+              - name: inject
+                steps:
+                  - name: read
+                    url: \(server.url("/crlf"))
+                    extract: {value: "$.value"}
+                  - name: use
+                    url: http://127.0.0.1:\(closed)/
+                    headers: {X-Value: "${value}"}
+            """)
+            let sampler = ScenarioSampler(config: config.scenarios[0], engine: engine, redactor: config.redactor)
+            let result = await sampler.sample()
+            #expect(!result.outcome.success)
+            // Not `connection refused`: the request was never attempted.
+            #expect(result.outcome.error?.contains("step use: connect: header X-Value contains a CR, LF or NUL character; the request was not sent") == true,
+                    "\(result.outcome.error ?? "")")
+        }
+        for request in [ProbeRequest(url: "http://127.0.0.1:1/a\r\nb"), ProbeRequest(url: "http://127.0.0.1:1/", headers: [("X", "a\u{0}b")]),
+                        ProbeRequest(url: "http://127.0.0.1:1/", method: "GET\r\nX: y")] {
+            let response = await engine.perform(request)
+            #expect(response.error?.kind == .invalidRequest, "\(request.url)")
+        }
+    }
+}

@@ -54,9 +54,7 @@ struct ReadOnlySampleTests {
             gauge("insert", "INSERT INTO \(table) VALUES (4) RETURNING id AS v"),
             // Still answering after all the failures above: each failure rolled back to the savepoint.
             gauge("honest", "SELECT 7 AS v"),
-            // Leaving the savepoint, then the transaction: the connection is closed at once.
-            gauge("release", "RELEASE SAVEPOINT mitra_exporter_sample"),
-            gauge("set_transaction_after_release", "SET TRANSACTION READ WRITE"),
+            // Leaving the transaction: the connection is closed at once.
             gauge("commit", "COMMIT"),
             gauge("insert_after_commit", "INSERT INTO \(table) VALUES (5) RETURNING id AS v"),
         ]
@@ -73,6 +71,22 @@ struct ReadOnlySampleTests {
             #expect(commit?.error?.contains("ended the sample's read-only transaction") == true, "\(commit?.error ?? "no error")")
             let written = outcome(result, "insert_after_commit")
             #expect(written?.success == false)
+        }
+        // Leaving the savepoint first: still read-only (the snapshot is taken), and the first
+        // failure after it closes the connection, since it can no longer be rolled back to.
+        var released = cluster.instance(name: "release", collectors: [.database])
+        released.queries = [
+            gauge("release", "RELEASE SAVEPOINT mitra_exporter_sample"),
+            gauge("set_transaction_after_release", "SET TRANSACTION READ WRITE"),
+            gauge("insert_after_release", "INSERT INTO \(table) VALUES (6) RETURNING id AS v"),
+        ]
+        let releasing = PostgresSampler(config: released, logger: LogRecorder().logger)
+        defer { Task { await releasing.shutdown() } }
+        for _ in 0..<2 {
+            let result = await releasing.sample()
+            let refused = outcome(result, "set_transaction_after_release")?.error ?? "no error"
+            #expect(refused.contains("released the sample's savepoint"), "\(refused)")
+            #expect(outcome(result, "insert_after_release")?.success == false)
         }
         #expect(try await admin.scalar("SELECT count(*) FROM \(table)") == "0")
         #expect(try await admin.scalar("SELECT is_called::text FROM \(sequence)") == "false")

@@ -31,13 +31,6 @@ public final class ExporterRuntime: Sendable {
     }
 
     private let state: Mutex<State>
-    /// The web config re-read with the config on reload (`--web.config.file`).
-    private let webConfig = Mutex<WebConfigState?>(nil)
-
-    /// From now on, a reload re-reads this web config too. A reload applies both files or neither.
-    public func reloadsWebConfig(_ webState: WebConfigState) {
-        webConfig.withLock { $0 = webState }
-    }
 
     public init(config: Configuration, configPath: String, factory: any SamplerFactory, store: SnapshotStore = SnapshotStore(),
                 resolver: SecretResolver = SecretResolver(), shard: Shard? = nil, logger: Logger,
@@ -63,6 +56,14 @@ public final class ExporterRuntime: Sendable {
 
     public func sampler(id: String) -> (any Sampler)? {
         state.withLock { $0.running[id]?.sampler }
+    }
+
+    /// The web config re-read with the config on reload (`--web.config.file`).
+    private let webConfig = Mutex<WebConfigState?>(nil)
+
+    /// From now on, a reload re-reads this web config too. A reload applies both files or neither.
+    public func reloadsWebConfig(_ webState: WebConfigState) {
+        webConfig.withLock { $0 = webState }
     }
 
     /// Re-reads the config file. On error the running configuration stays in place, the

@@ -168,9 +168,7 @@ final class Transfer {
             captureTLS()
             return true
         }
-        guard headerBytes + bytes.count <= Self.maxHeaderBytes,
-              let colon = bytes.firstIndex(of: UInt8(ascii: ":")), colon > 0 else { return true }
-        headerBytes += bytes.count
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")), colon > 0 else { return true }
         func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A }
         var start = colon + 1
         var end = bytes.count
@@ -178,10 +176,14 @@ final class Transfer {
         while end > start, isSpace(bytes[end - 1]) { end -= 1 }
         let name = String(decoding: UnsafeBufferPointer(rebasing: bytes[..<colon]), as: UTF8.self)
         let value = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
-        headers.append(ProbeResponse.Header(name: name, value: value))
-        if request.followRedirects, (300...399).contains(currentStatus), name.lowercased() == "location" {
-            return followsWithinOrigin(location: value)
+        // Checked before the size cap: padding the headers must not hide a Location from it.
+        if request.followRedirects, (300...399).contains(currentStatus), name.lowercased() == "location",
+           !followsWithinOrigin(location: value) {
+            return false
         }
+        guard headerBytes + bytes.count <= Self.maxHeaderBytes else { return true }
+        headerBytes += bytes.count
+        headers.append(ProbeResponse.Header(name: name, value: value))
         return true
     }
 
@@ -190,9 +192,10 @@ final class Transfer {
     /// before libcurl acts on it; the caller decides whether to follow it without credentials.
     private func followsWithinOrigin(location: String) -> Bool {
         var current: UnsafeMutablePointer<CChar>?
-        guard mitra_curl_easy_getinfo_string(easy, CURLINFO_EFFECTIVE_URL, &current) == CURLE_OK, let current else { return true }
-        let base = String(cString: current)
-        guard let target = URL(string: location, relativeTo: URL(string: base))?.absoluteString else { return true }
+        let base = mitra_curl_easy_getinfo_string(easy, CURLINFO_EFFECTIVE_URL, &current) == CURLE_OK && current != nil
+            ? String(cString: current!) : request.url
+        // A Location that does not parse is refused too: libcurl might still make sense of it.
+        let target = URL(string: location, relativeTo: URL(string: base))?.absoluteString ?? location
         if ProbeRequest.sameOrigin(base, target) { return true }
         redirectTarget = target
         return false

@@ -140,6 +140,13 @@ enum TestServer {
         router.get("/redos") { _, _ -> Response in
             text(String(repeating: String(repeating: "x", count: 30) + "!", count: 1_000_000 / 31))
         }
+        // The same, after 72 KiB of headers (more than the probe keeps).
+        router.get("/redirect-padded") { request, _ -> Response in
+            var headers = HTTPFields()
+            for index in 0..<9 { headers[.init("X-Pad-\(index)")!] = String(repeating: "p", count: 8192) }
+            headers[.location] = request.uri.queryParameters["url"].map(String.init) ?? "/ok"
+            return Response(status: .found, headers: headers)
+        }
         router.get("/crlf") { _, _ -> Response in json(#"{"value":"abc\r\nX-Injected: yes"}"#) }
         router.get("/loop") { _, _ -> Response in
             Response(status: .found, headers: [.location: "/loop"])

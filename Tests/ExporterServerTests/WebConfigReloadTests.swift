@@ -1,4 +1,9 @@
+import ExporterConfig
+@testable import ExporterServer
 import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
 import Testing
 
 @Suite(.serialized) struct WebConfigReloadTests {
@@ -63,5 +68,42 @@ import Testing
         #expect(failed, "a reload with a broken certificate must fail")
         #expect(try Self.servedOrganisation(openssl, port: exporter.port) == "second")
         #expect(exporter.output.contains("server.crt"), "the error names the file")
+    }
+
+    /// Basic auth users and response headers change with the reload that re-reads the web
+    /// config, together with the main config; an invalid web config fails the whole reload.
+    @Test func basicAuthUsersAndHeadersChangeOnReload() async throws {
+        let file = try TemporaryConfig("checks: []\n")
+        let webPath = file.directory.appendingPathComponent("web.yml").path
+        try "http_server_config: {headers: {X-Frame-Options: deny}}\n".write(toFile: webPath, atomically: true, encoding: .utf8)
+        let runtime = try makeRuntime(file)
+        let webState = try WebConfigState(config: try WebConfig.load(path: webPath), path: webPath)
+        runtime.reloadsWebConfig(webState)
+        let app = Application(router: ExporterHTTPServer.makeRouter(runtime: runtime, webState: webState, logger: .init(label: "t")))
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/-/healthy", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.init("X-Frame-Options")!] == "deny")
+            }
+            // bcrypt of "s3cret!", cost 4.
+            try "basic_auth_users: {prometheus: $2b$04$kVDnNTe4ZgbpXmpOA8WLKuTvvdC0EHEmkwBl8MMuBgXIUzq6q69UW}\n"
+                .write(toFile: webPath, atomically: true, encoding: .utf8)
+            #expect((try? runtime.reload().get()) != nil)
+            try await client.execute(uri: "/-/healthy", method: .get) { response in
+                #expect(response.status == .unauthorized, "the new user list is in effect")
+                #expect(response.headers[.init("X-Frame-Options")!] == nil)
+            }
+            // An invalid web config: the reload fails and the running one stays.
+            try "basic_auth_users: {prometheus: not-a-hash}\n".write(toFile: webPath, atomically: true, encoding: .utf8)
+            try file.write("checks:\n  - {name: new, url: 'http://127.0.0.1:1/'}\n")
+            guard case .failure(let errors) = runtime.reload() else {
+                Issue.record("a reload with an invalid web config succeeded")
+                return
+            }
+            #expect(errors.description.contains("web.yml:1:"), "\(errors.description)")
+            #expect(runtime.configuration.checks.isEmpty, "the main config must not be applied without the web config")
+            let good = "Basic " + Data("prometheus:s3cret!".utf8).base64EncodedString()
+            try await client.execute(uri: "/-/healthy", method: .get, headers: [.authorization: good]) { #expect($0.status == .ok) }
+        }
     }
 }

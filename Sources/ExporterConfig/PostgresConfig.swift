@@ -107,7 +107,7 @@ public struct PostgresInstanceConfig: Sendable, Hashable {
 
     static func decode(_ value: ConfigValue, defaults: SamplingDefaults) -> PostgresInstanceConfig? {
         guard let object = value.object() else { return nil }
-        let name = object.required("name")?.nonEmptyString()
+        let name = object.required("name")?.exportedNonEmptyString()
         var dsn: String?
         var parameters: [PostgresConnectionParameter] = []
         let dsnValue = object.value("dsn")

@@ -60,12 +60,22 @@ public final class ExporterRuntime: Sendable {
         state.withLock { $0.running[id]?.sampler }
     }
 
+    /// The web config re-read with the config on reload (`--web.config.file`).
+    private let webConfig = Mutex<WebConfigState?>(nil)
+
+    /// From now on, a reload re-reads this web config too. A reload applies both files or neither.
+    public func reloadsWebConfig(_ webState: WebConfigState) {
+        webConfig.withLock { $0 = webState }
+    }
+
     /// Re-reads the config file. On error the running configuration stays in place, the
     /// errors are logged, and `mitra_exporter_config_last_reload_successful` turns 0.
     @discardableResult
     public func reload() -> Result<Configuration, ConfigErrors> {
         do {
+            let applyWebConfig = try webConfig.withLock { $0 }?.prepareReload()
             let config = try ConfigLoader.load(path: configPath, resolver: resolver)
+            applyWebConfig?()
             apply(config)
             let now = store.clock.now()
             state.withLock { $0.reload = .init(successful: true, lastSuccessTimestamp: now) }

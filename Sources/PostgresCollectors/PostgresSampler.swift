@@ -148,6 +148,7 @@ public actor PostgresSampler: Sampler {
                 reportedQueryProblems[query.collectorName] = outcome.error
             }
         }
+        await session.connection.endSample(deadline: max(deadline, ContinuousClock.now + .seconds(1)))
         return SampleResult(families: families, outcomes: outcomes)
     }
 
@@ -213,9 +214,12 @@ public actor PostgresSampler: Sampler {
         case failure(PostgresError)
     }
 
-    /// One round trip that proves the session works and reads what every collector needs.
+    /// Opens the sample's read-only transaction (see `beginReadOnlySample`: no configured
+    /// query can write or lift it), then one round trip that proves the session works and
+    /// reads what every collector needs.
     private func preflight(_ connection: PostgresConnection, deadline: ContinuousClock.Instant) async -> PreflightResult {
         do {
+            try await connection.beginReadOnlySample(deadline: deadline)
             let result = try await connection.query("SELECT current_database() AS db, pg_is_in_recovery() AS replica", deadline: deadline)
             let row = result.namedRows.first
             return .success(CollectorSession(connection: connection, deadline: deadline, config: config,

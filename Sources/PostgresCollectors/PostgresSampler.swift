@@ -36,6 +36,8 @@ public actor PostgresSampler: Sampler {
     public nonisolated let interval: Duration
     public nonisolated let timeout: Duration
     public nonisolated let collectorNames: [String]
+    /// `report` logs each collector's problem once, with the instance and collector named.
+    public nonisolated let logsOwnFailures = true
 
     private nonisolated let config: PostgresInstanceConfig
     private nonisolated let settings: PostgresConnectionSettings

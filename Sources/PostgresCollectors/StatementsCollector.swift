@@ -88,7 +88,8 @@ struct StatementsSnapshot: Sendable {
 /// Reads pg_stat_statements. `pg_stat_statements(false)` skips the query text file, which is
 /// where the cost is on servers with thousands of entries.
 struct StatementsReader: Sendable {
-    /// How often a missing pg_stat_statements is looked for again (a reload looks at once).
+    /// How often a missing pg_stat_statements is looked for again (a reload that changes the
+    /// instance's entry starts a new sampler, which looks at once).
     static let missingRecheck: Duration = .seconds(600)
 
     func read(_ session: CollectorSession) async throws(CollectorFailure) -> (snapshot: StatementsSnapshot, schema: String) {
@@ -99,7 +100,7 @@ struct StatementsReader: Sendable {
             WHERE e.extname = 'pg_stat_statements'
             """)
         guard let info = extensionInfo.namedRows.first else {
-            throw .notInstalled("pg_stat_statements is not installed in database \"\(session.currentDatabase)\" (a superuser must run CREATE EXTENSION pg_stat_statements there, with pg_stat_statements in shared_preload_libraries); looked for again every \(DurationParser.format(Self.missingRecheck)) and on reload")
+            throw .notInstalled("pg_stat_statements is not installed in database \"\(session.currentDatabase)\" (a superuser must run CREATE EXTENSION pg_stat_statements there, with pg_stat_statements in shared_preload_libraries); looked for again every \(DurationParser.format(Self.missingRecheck))")
         }
         let schema = quoteIdentifier(info.string("nspname"))
         let version = session.serverVersion

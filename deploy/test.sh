@@ -244,7 +244,7 @@ else
     echo "skip systemd boot test: this machine does not run systemd as PID 1"
 fi
 step "Dockerfile: hadolint" hadolint_clean
-step "Dockerfile: multi-stage, slim runtime with libpq5 + libcurl4, non-root, health check" python3 deploy/check_deploy.py dockerfile
+step "Dockerfile: multi-stage, slim runtime with libpq5 + libcurl4 + libyaml-0-2, non-root, health check" python3 deploy/check_deploy.py dockerfile
 step "Dockerfile HEALTHCHECK works against a live exporter" healthcheck_works
 step "binary needs only libraries of the runtime image's packages (ldd)" binary_libraries
 step "prometheus.yml passes promtool check config" prometheus_config

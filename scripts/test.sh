@@ -46,6 +46,9 @@ fi
 
 echo "== swift build"
 swift build --build-tests
+
+echo "== scripts/no-icu-test.sh"
+bash scripts/no-icu-test.sh .build/debug/mitra-exporter
 export MITRA_EXPORTER_BIN="$root/.build/debug/mitra-exporter"
 
 echo "== swift test"

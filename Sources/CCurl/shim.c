@@ -1,8 +1,15 @@
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <time.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include "CCurl.h"
+
+void mitra_set_current_thread_name(const char *name) {
+    char truncated[16];
+    snprintf(truncated, sizeof truncated, "%s", name);
+    pthread_setname_np(pthread_self(), truncated);
+}
 
 int mitra_curl_tls_info(CURL *h, const char **version, long long *earliest_expiry) {
     struct curl_tlssessioninfo *info = NULL;

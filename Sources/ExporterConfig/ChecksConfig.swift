@@ -1,5 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
-import Yams
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `checks:` and `scenarios:` — HTTP checks and multi-step scenarios.
 ///
@@ -156,7 +162,7 @@ public struct JSONPath: Sendable, Hashable, CustomStringConvertible {
     public var description: String
 
     public static func parse(_ text: String) -> JSONPath? {
-        var rest = Substring(text.trimmingCharacters(in: .whitespaces))
+        var rest = Substring(text.trimmingSpaces())
         guard rest.first == "$" else { return nil }
         rest = rest.dropFirst()
         var components: [Component] = []
@@ -188,17 +194,16 @@ public struct JSONPath: Sendable, Hashable, CustomStringConvertible {
         return JSONPath(components: components, description: text)
     }
 
-    /// The value at this path in a `JSONSerialization` tree, or nil when absent. Negative
-    /// indexes count from the end.
-    public func evaluate(_ root: Any) -> Any? {
-        var current: Any = root
+    /// The value at this path, or nil when absent. Negative indexes count from the end.
+    public func evaluate(_ root: JSONValue) -> JSONValue? {
+        var current = root
         for component in components {
             switch component {
             case .key(let key):
-                guard let object = current as? [String: Any], let next = object[key] else { return nil }
+                guard case .object(let object) = current, let next = object[key] else { return nil }
                 current = next
             case .index(let index):
-                guard let array = current as? [Any] else { return nil }
+                guard case .array(let array) = current else { return nil }
                 let position = index < 0 ? array.count + index : index
                 guard array.indices.contains(position) else { return nil }
                 current = array[position]
@@ -209,24 +214,15 @@ public struct JSONPath: Sendable, Hashable, CustomStringConvertible {
 
     /// A JSON scalar as text, for comparisons and extracted variables: strings as they are,
     /// integral numbers without a fraction, `true`/`false`, `null`; containers as compact JSON.
-    public static func text(of value: Any) -> String {
+    public static func text(of value: JSONValue) -> String {
         switch value {
-        case let string as String:
+        case .string(let string):
             return string
-        case is NSNull:
-            return "null"
-        case let number as NSNumber:
-            // JSONSerialization makes booleans NSNumbers of ObjC type `c` (char).
-            if String(cString: number.objCType) == "c" { return number.boolValue ? "true" : "false" }
-            let double = number.doubleValue
+        case .number(let double):
             if double.rounded() == double, abs(double) < 1e15 { return String(Int64(double)) }
             return String(double)
         default:
-            if JSONSerialization.isValidJSONObject(value),
-               let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]) {
-                return String(decoding: data, as: UTF8.self)
-            }
-            return String(describing: value)
+            return value.compactText
         }
     }
 }
@@ -461,8 +457,7 @@ public struct ScenarioConfig: Sendable, Hashable {
 
 extension ExtractionConfig {
     static func isValidName(_ name: String) -> Bool {
-        guard let first = name.unicodeScalars.first, !CharacterSet.decimalDigits.contains(first) else { return false }
-        return name.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && CharacterSet.alphanumerics.contains($0)) }
+        LabelsDecoder.isIdentifier(name)
     }
 
     static func decodeSource(_ value: ConfigValue) -> ExtractionSource? {
@@ -539,7 +534,7 @@ extension HTTPRequestConfig {
     static func references(in text: String) -> [String] {
         var names: [String] = []
         var rest = Substring(text)
-        while let start = rest.range(of: "${") {
+        while let start = rest.firstRange(of: "${") {
             guard let end = rest[start.upperBound...].firstIndex(of: "}") else { break }
             names.append(String(rest[start.upperBound..<end]))
             rest = rest[rest.index(after: end)...]
@@ -559,7 +554,7 @@ extension ConfigValue {
     func regex() -> String? {
         guard let pattern = string() else { return nil }
         do {
-            _ = try NSRegularExpression(pattern: pattern)
+            _ = try BoundedRegex(pattern)
             return pattern
         } catch {
             self.error("\"\(pattern)\" is not a valid regular expression")
@@ -575,7 +570,7 @@ extension ConfigValue {
         }
         if scalar.style == .plain {
             // Composed nodes carry an unresolved tag; resolve it as the YAML core schema would.
-            switch Resolver.default.resolveTag(of: node) {
+            switch scalar.resolvedTag {
             case .null: return "null"
             case .bool: if let flag = bool() { return flag ? "true" : "false" }
             default: break
@@ -600,12 +595,12 @@ extension ConfigValue {
             error("expected a size such as 1MiB, got \(kindDescription)")
             return nil
         }
-        let text = scalar.string.trimmingCharacters(in: .whitespaces)
+        let text = scalar.string.trimmingSpaces()
         let units: [(String, Int)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("KB", 1000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("B", 1)]
         var number = text
         var multiplier = 1
         for (suffix, factor) in units where text.hasSuffix(suffix) {
-            number = String(text.dropLast(suffix.count)).trimmingCharacters(in: .whitespaces)
+            number = String(text.dropLast(suffix.count)).trimmingSpaces()
             multiplier = factor
             break
         }
@@ -644,7 +639,7 @@ extension ConfigValue {
             return "[" + items.map { $0.jsonFragment(&failed) }.joined(separator: ",") + "]"
         case .scalar(let scalar):
             if scalar.style == .plain {
-                switch Resolver.default.resolveTag(of: node) {
+                switch scalar.resolvedTag {
                 case .null: return "null"
                 case .bool: return bool() == true ? "true" : "false"
                 case .int:
@@ -656,10 +651,6 @@ extension ConfigValue {
             }
             guard let text = string() else { failed = true; return "" }
             return JSONText.quote(text)
-        case .alias:
-            error("aliases are not supported here")
-            failed = true
-            return ""
         }
     }
 }
@@ -668,6 +659,12 @@ public enum JSONText {
     /// A JSON string literal.
     public static func quote(_ text: String) -> String {
         "\"" + escape(text) + "\""
+    }
+
+    /// `\u001f`: a JSON escape for a control character.
+    static func unicodeEscape(_ scalar: Unicode.Scalar) -> String {
+        let hex = String(scalar.value, radix: 16)
+        return "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
     }
 
     /// The inside of a JSON string literal (no quotes).
@@ -683,7 +680,7 @@ public enum JSONText {
             case "\t": output += "\\t"
             default:
                 if scalar.value < 0x20 {
-                    output += String(format: "\\u%04x", scalar.value)
+                    output += JSONText.unicodeEscape(scalar)
                 } else {
                     output.unicodeScalars.append(scalar)
                 }

@@ -1,5 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
-import Yams
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Intervals and timeouts used where an entry sets none.
 public struct SamplingDefaults: Sendable, Hashable {
@@ -151,10 +157,18 @@ public struct Schedule: Sendable, Hashable {
 
 /// User labels added to every series of an entry.
 public enum LabelsDecoder {
-    static let namePattern = try! NSRegularExpression(pattern: "^[a-zA-Z_][a-zA-Z0-9_]*$")
-
+    /// `[a-zA-Z_][a-zA-Z0-9_]*`, Prometheus' label name syntax; `__` is reserved.
     public static func isValidLabelName(_ name: String) -> Bool {
-        namePattern.firstMatch(in: name, range: NSRange(name.startIndex..., in: name)) != nil && !name.hasPrefix("__")
+        isIdentifier(name) && !name.hasPrefix("__")
+    }
+
+    /// ASCII letters, `_` and the `extra` characters, then also digits; not empty.
+    static func isIdentifier(_ name: String, extra: UInt8? = nil) -> Bool {
+        guard let first = name.utf8.first, !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else { return false }
+        return name.utf8.allSatisfy { byte in
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_") || byte == extra
+        }
     }
 
     public static func decode(_ value: ConfigValue?, reserved: Set<String>) -> [ConfigLabel] {

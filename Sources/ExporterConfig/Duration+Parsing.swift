@@ -1,3 +1,13 @@
+extension StringProtocol {
+    /// The text without leading and trailing spaces and tabs (Unicode spaces too, not line
+    /// breaks), as Foundation's `trimmingCharacters(in: .whitespaces)`.
+    public func trimmingSpaces() -> String {
+        let isSpace: (Character) -> Bool = { $0.isWhitespace && !$0.isNewline }
+        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else { return "" }
+        return String(self[first...last])
+    }
+}
+
 /// Prometheus-style durations: `1h30m`, `15s`, `250ms`, `2d`. Units: ms, s, m, h, d, w, y.
 public enum DurationParser {
     public static func parse(_ text: String) -> Duration? {
@@ -26,6 +36,20 @@ public enum DurationParser {
             rest = rest.dropFirst(units[unitIndex].name.count)
         }
         return .milliseconds(totalMilliseconds)
+    }
+
+    /// `seconds` with `digits` decimals and an "s", as printf's `%.3fs` would write it
+    /// (locale-independent, without Foundation's formatter).
+    public static func formatSeconds(_ seconds: Double, digits: Int) -> String {
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        let scaled = (abs(seconds) * scale).rounded()
+        guard seconds.isFinite, scaled < 9e18 else { return "\(seconds)s" }
+        let units = Int64(scaled), factor = Int64(scale)
+        let sign = seconds < 0 && units != 0 ? "-" : ""
+        var fraction = String(units % factor)
+        fraction = String(repeating: "0", count: max(0, digits - fraction.count)) + fraction
+        return sign + String(units / factor) + (digits > 0 ? "." + fraction : "") + "s"
     }
 
     /// The shortest Prometheus-style spelling, for summaries and the status page.

@@ -1,5 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
-import Yams
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Values that leave the process in the clear: label values, names that become the
 /// `check`, `scenario`, `step`, `instance_name` or `collector` labels, metric help texts and
@@ -29,7 +35,7 @@ extension ConfigValue {
     /// The first `${env:…}` / `${file:…}` reference, as written, skipping `$${` escapes.
     static func secretReference(in text: String) -> String? {
         var rest = Substring(text)
-        while let start = rest.range(of: "${") {
+        while let start = rest.firstRange(of: "${") {
             let escaped = rest[..<start.lowerBound].hasSuffix("$")
             let reference = rest[start.upperBound...]
             if !escaped, reference.hasPrefix("env:") || reference.hasPrefix("file:") {

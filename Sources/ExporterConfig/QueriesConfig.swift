@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `queries:` under a postgres instance — SQL-defined collectors.
 ///
@@ -64,10 +71,9 @@ public struct SQLMetricConfig: Sendable, Hashable {
 }
 
 extension SQLQueryConfig {
-    static let metricNamePattern = try! NSRegularExpression(pattern: "^[a-zA-Z_:][a-zA-Z0-9_:]*$")
-
+    /// `[a-zA-Z_:][a-zA-Z0-9_:]*`, Prometheus' metric name syntax.
     static func isValidMetricName(_ name: String) -> Bool {
-        metricNamePattern.firstMatch(in: name, range: NSRange(name.startIndex..., in: name)) != nil
+        LabelsDecoder.isIdentifier(name, extra: UInt8(ascii: ":"))
     }
 
     /// Decodes `queries:`, rejecting duplicate query names and a metric defined by two queries.

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A possibly schema-qualified PostgreSQL identifier from the config (`key.table`,
 /// `key.column`), quoted for splicing into SQL. Identifiers cannot be bound as parameters,
@@ -54,7 +61,7 @@ public struct SQLIdentifier: Sendable, Hashable {
 
     /// `"lic_schema"."auth_events"`.
     public var quoted: String {
-        parts.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }.joined(separator: ".")
+        parts.map { "\"" + $0.replacing("\"", with: "\"\"") + "\"" }.joined(separator: ".")
     }
 }
 

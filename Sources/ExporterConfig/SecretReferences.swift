@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Expands `${env:NAME}` and `${file:/path}` references in config strings. `$${` writes a
 /// literal `${`. References without a scheme (`${token}`) are left for scenario variables.
@@ -40,7 +47,7 @@ public struct SecretResolver: Sendable {
         var output = ""
         var secrets: [String] = []
         var rest = Substring(text)
-        while let start = rest.range(of: "${") {
+        while let start = rest.firstRange(of: "${") {
             let before = rest[..<start.lowerBound]
             if before.hasSuffix("$") {
                 output += before.dropLast()
@@ -120,17 +127,14 @@ public struct Redactor: Sendable, Hashable {
     /// and base64-encoded (standard and URL alphabet, with and without padding).
     static func encodings(of secret: String) -> [String] {
         var forms = [secret, JSONText.escape(secret)]
-        var unreserved = CharacterSet.alphanumerics
-        unreserved.insert(charactersIn: "-._~")
-        if let percent = secret.addingPercentEncoding(withAllowedCharacters: unreserved) {
-            forms.append(percent)
-            forms.append(percent.replacingOccurrences(of: "%20", with: "+"))
-            forms.append(Self.lowercasingPercentEscapes(percent))
-        }
+        let percent = PercentEncoding.encode(secret)
+        forms.append(percent)
+        forms.append(percent.replacing("%20", with: "+"))
+        forms.append(Self.lowercasingPercentEscapes(percent))
         let base64 = Data(secret.utf8).base64EncodedString()
         let unpadded = String(base64.prefix { $0 != "=" })
         forms += [base64, unpadded,
-                  unpadded.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")]
+                  unpadded.replacing("+", with: "-").replacing("/", with: "_")]
         return forms.filter { $0.count >= minimumSecretLength }
     }
 
@@ -148,7 +152,6 @@ public struct Redactor: Sendable, Hashable {
     /// Runs of base64 characters long enough to hide a secret with something around it
     /// (`Basic dXNlcjpwYXNzd29yZA==` holds `user:password`, whose encoding does not contain
     /// the password's own encoding).
-    private static let base64Run = try! NSRegularExpression(pattern: "[A-Za-z0-9+/_-]{8,}={0,2}")
 
     public func redact(_ text: String) -> String {
         var result = text
@@ -173,12 +176,11 @@ public struct Redactor: Sendable, Hashable {
 
     /// Replaces base64 runs whose decoded text contains a secret.
     private func redactEncodedCombinations(_ text: String) -> String {
-        let matches = Self.base64Run.matches(in: text, range: NSRange(text.startIndex..., in: text))
-        guard !matches.isEmpty else { return text }
+        let runs = Self.base64Runs(in: text)
+        guard !runs.isEmpty else { return text }
         var output = text
-        for match in matches.reversed() {
-            guard let range = Range(match.range, in: output) else { continue }
-            var run = output[range].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        for range in runs.reversed() {
+            var run = String(output[range]).replacing("-", with: "+").replacing("_", with: "/")
             while run.count % 4 != 0 { run += "=" }
             guard let data = Data(base64Encoded: run) else { continue }
             let decoded = String(decoding: data, as: UTF8.self)
@@ -189,6 +191,31 @@ public struct Redactor: Sendable, Hashable {
         return output
     }
 
+    /// Runs of `[A-Za-z0-9+/_-]{8,}={0,2}`: base64 characters long enough to hide a secret.
+    static func base64Runs(in text: String) -> [Range<String.Index>] {
+        func isBase64(_ byte: UInt8) -> Bool {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "+"), UInt8(ascii: "/"), UInt8(ascii: "_"), UInt8(ascii: "-"): true
+            default: false
+            }
+        }
+        let utf8 = text.utf8
+        var runs: [Range<String.Index>] = []
+        var index = utf8.startIndex
+        while index < utf8.endIndex {
+            guard isBase64(utf8[index]) else { index = utf8.index(after: index); continue }
+            let start = index
+            var length = 0
+            while index < utf8.endIndex, isBase64(utf8[index]) { index = utf8.index(after: index); length += 1 }
+            guard length >= 8 else { continue }
+            var padding = 0
+            while padding < 2, index < utf8.endIndex, utf8[index] == UInt8(ascii: "=") { index = utf8.index(after: index); padding += 1 }
+            runs.append(start..<index)
+        }
+        return runs
+    }
+
     /// Redacts `password=...` (key/value DSNs, libpq messages) and `scheme://user:pass@`
     /// (URL DSNs) even when the password did not come from a secret reference.
     public static func redactConnectionPasswords(_ text: String) -> String {
@@ -196,7 +223,7 @@ public struct Redactor: Sendable, Hashable {
         if result.contains("://"), result.contains("@") {
             result = redactURLUserInfo(result)
         }
-        if result.range(of: "password", options: .caseInsensitive) != nil {
+        if passwordRange(in: Substring(result)) != nil {
             result = redactKeyValuePassword(result)
         }
         return result
@@ -205,7 +232,7 @@ public struct Redactor: Sendable, Hashable {
     private static func redactURLUserInfo(_ text: String) -> String {
         var output = ""
         var rest = Substring(text)
-        while let scheme = rest.range(of: "://") {
+        while let scheme = rest.firstRange(of: "://") {
             output += rest[..<scheme.upperBound]
             rest = rest[scheme.upperBound...]
             // Passwords may hold '/', '@' or ':' when not percent-encoded: take the last '@'
@@ -224,10 +251,21 @@ public struct Redactor: Sendable, Hashable {
         return output
     }
 
+    /// The first "password" in any letter case.
+    private static func passwordRange(in text: Substring) -> Range<Substring.Index>? {
+        var index = text.startIndex
+        while index < text.endIndex {
+            let end = text.index(index, offsetBy: 8, limitedBy: text.endIndex) ?? text.endIndex
+            if text[index..<end].lowercased() == "password" { return index..<end }
+            index = text.index(after: index)
+        }
+        return nil
+    }
+
     private static func redactKeyValuePassword(_ text: String) -> String {
         var output = ""
         var rest = Substring(text)
-        while let match = rest.range(of: "password", options: .caseInsensitive) {
+        while let match = passwordRange(in: rest) {
             output += rest[..<match.upperBound]
             rest = rest[match.upperBound...]
             var cursor = rest.startIndex

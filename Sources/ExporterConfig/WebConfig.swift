@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `--web.config.file`, in the Prometheus exporter-toolkit format:
 ///
@@ -48,10 +55,22 @@ public struct WebConfig: Sendable, Hashable {
         return try parse(text, file: path)
     }
 
+    /// The directory part of a path, as NSString's `deletingLastPathComponent` gives it:
+    /// "" for a bare file name, "/" for a file in the root.
+    static func directory(of path: String) -> String {
+        var path = Substring(path)
+        while path.count > 1, path.hasSuffix("/") { path = path.dropLast() }
+        guard let slash = path.lastIndex(of: "/") else { return "" }
+        if slash == path.startIndex { return "/" }
+        var directory = path[..<slash]
+        while directory.count > 1, directory.hasSuffix("/") { directory = directory.dropLast() }
+        return String(directory)
+    }
+
     public static func parse(_ text: String, file: String) throws(ConfigErrors) -> WebConfig {
         let context = DecodeContext(file: file, resolver: SecretResolver())
         var config = WebConfig()
-        let baseDirectory = (file as NSString).deletingLastPathComponent
+        let baseDirectory = Self.directory(of: file)
         if let root = try YAMLLoader.compose(text, file: file), let object = ConfigValue(node: root, path: "", context: context).object() {
             if let tlsObject = object.value("tls_server_config")?.object() {
                 config.tls = decodeTLS(tlsObject, baseDirectory: baseDirectory)

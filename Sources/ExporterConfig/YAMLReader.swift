@@ -1,5 +1,15 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
-import Yams
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+#endif
 
 /// The single config decoding path: walks the YAML node tree, reads typed values, and
 /// records every problem with its file, line, column and key path instead of stopping at
@@ -15,7 +25,7 @@ public final class DecodeContext {
         self.resolver = resolver
     }
 
-    public func error(at mark: Mark?, path: String, _ message: String) {
+    public func error(at mark: YAMLMark?, path: String, _ message: String) {
         errors.append(ConfigError(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, path: path, message: message))
     }
 
@@ -26,11 +36,11 @@ public final class DecodeContext {
 
 /// A YAML value with its key path, for reading one typed value and reporting errors on it.
 public struct ConfigValue {
-    public let node: Node
+    public let node: YAMLNode
     public let path: String
     public let context: DecodeContext
 
-    public var mark: Mark? { node.mark }
+    public var mark: YAMLMark? { node.mark }
 
     public func error(_ message: String) {
         context.error(at: node.mark, path: path, message)
@@ -41,7 +51,6 @@ public struct ConfigValue {
         case .scalar: "a scalar"
         case .mapping: "a mapping"
         case .sequence: "a list"
-        case .alias: "an alias"
         }
     }
 
@@ -193,21 +202,21 @@ public struct ConfigValue {
 
 /// A YAML mapping being read. Keys that are never read are reported by `finish()`.
 public final class ConfigObject {
-    public let mark: Mark?
+    public let mark: YAMLMark?
     public let path: String
     public let context: DecodeContext
-    private let pairs: [(key: String, keyMark: Mark?, value: Node)]
+    private let pairs: [(key: String, keyMark: YAMLMark?, value: YAMLNode)]
     private var used: Set<String> = []
 
-    init(pairs: [(key: String, keyMark: Mark?, value: Node)], mark: Mark?, path: String, context: DecodeContext) {
+    init(pairs: [(key: String, keyMark: YAMLMark?, value: YAMLNode)], mark: YAMLMark?, path: String, context: DecodeContext) {
         self.pairs = pairs
         self.mark = mark
         self.path = path
         self.context = context
     }
 
-    convenience init(mapping: Node.Mapping, mark: Mark?, path: String, context: DecodeContext) {
-        var pairs: [(key: String, keyMark: Mark?, value: Node)] = []
+    convenience init(mapping: YAMLNode.Mapping, mark: YAMLMark?, path: String, context: DecodeContext) {
+        var pairs: [(key: String, keyMark: YAMLMark?, value: YAMLNode)] = []
         var seen: Set<String> = []
         for (keyNode, valueNode) in mapping {
             let key = keyNode.string ?? ""
@@ -285,27 +294,12 @@ extension DecodeContext {
 
 /// Parses YAML text into a node tree, turning syntax errors into located `ConfigError`s.
 public enum YAMLLoader {
-    public static func compose(_ text: String, file: String) throws(ConfigErrors) -> Node? {
+    public static func compose(_ text: String, file: String) throws(ConfigErrors) -> YAMLNode? {
         do {
-            return try Yams.compose(yaml: text)
-        } catch let error as YamlError {
-            throw ConfigErrors([describe(error, file: file)])
+            return try YAMLComposer.compose(text)
         } catch {
-            throw ConfigErrors([ConfigError(file: file, line: 1, column: 1, path: "", message: "invalid YAML: \(error)")])
-        }
-    }
-
-    private static func describe(_ error: YamlError, file: String) -> ConfigError {
-        switch error {
-        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
-             .composer(let context, let problem, let mark, _):
-            let detail = [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
-            return ConfigError(file: file, line: mark.line, column: mark.column, path: "", message: "invalid YAML: \(detail)")
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            let keys = duplicates.map { "\"\($0)\"" }.joined(separator: ", ")
-            return ConfigError(file: file, line: context.mark.line, column: context.mark.column, path: "", message: "duplicate key \(keys) in the mapping that starts here")
-        default:
-            return ConfigError(file: file, line: 1, column: 1, path: "", message: "invalid YAML: \(error)")
+            let message = error.isSyntax ? "invalid YAML: \(error.message)" : error.message
+            throw ConfigErrors([ConfigError(file: file, line: error.mark?.line ?? 1, column: error.mark?.column ?? 1, path: "", message: message)])
         }
     }
 }

@@ -1,6 +1,13 @@
 public import ExporterConfig
 import Exposition
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 public import Hummingbird
 import HummingbirdCore
 import HTTPTypes
@@ -136,7 +143,7 @@ public enum ExporterHTTPServer {
     static func acceptsGzip(_ header: String?) -> Bool {
         guard let header else { return false }
         for entry in header.split(separator: ",") {
-            let parts = entry.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            let parts = entry.split(separator: ";").map { $0.trimmingSpaces().lowercased() }
             guard let coding = parts.first, coding == "gzip" || coding == "*" else { continue }
             let quality = parts.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
             if quality > 0 { return true }

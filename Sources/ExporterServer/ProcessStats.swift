@@ -1,4 +1,12 @@
+import ExporterConfig
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The `process_*` metrics client libraries export, read from /proc/self.
 public struct ProcessStats: Sendable, Hashable {
@@ -33,7 +41,7 @@ public struct ProcSelfStats: ProcessStatsSource {
     public init() {
         bootTime = (try? String(contentsOfFile: "/proc/stat", encoding: .utf8))?
             .split(separator: "\n").first { $0.hasPrefix("btime ") }
-            .flatMap { Double($0.dropFirst(6).trimmingCharacters(in: .whitespaces)) }
+            .flatMap { Double($0.dropFirst(6).trimmingSpaces()) }
     }
 
     public func read() -> ProcessStats? {

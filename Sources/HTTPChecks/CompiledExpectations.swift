@@ -1,38 +1,37 @@
 import ExporterConfig
 import Exposition
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import HTTPProbe
 
 /// A step's expectations with regexes compiled once, when the sampler is built.
 struct CompiledExpectations: Sendable {
     struct Pattern: Sendable {
         let source: String
-        let regex: NSRegularExpression
+        let regex: BoundedRegex?
 
         init(_ source: String) {
             self.source = source
             // Validated when the config was read; a pattern that still fails matches nothing.
-            regex = (try? NSRegularExpression(pattern: source)) ?? (try! NSRegularExpression(pattern: "(?!)"))
+            regex = try? BoundedRegex(source)
         }
 
         /// The first match, searched until `deadline`: a pattern that backtracks
         /// catastrophically on a large body (`(a+)+$`) is stopped there instead of holding a
-        /// thread for minutes. ICU reports progress while it works, and the search stops at the
-        /// first report after the deadline.
-        func firstMatch(in text: String, deadline: ContinuousClock.Instant) throws(RegexTimedOut) -> NSTextCheckingResult? {
-            var found: NSTextCheckingResult?
-            var timedOut = false
-            regex.enumerateMatches(in: text, options: [.reportProgress], range: NSRange(text.startIndex..., in: text)) { match, _, stop in
-                if let match {
-                    found = match
-                    stop.pointee = true
-                } else if ContinuousClock.now > deadline {
-                    timedOut = true
-                    stop.pointee = true
-                }
+        /// thread for minutes.
+        func firstMatch(in text: String, deadline: ContinuousClock.Instant) throws(RegexTimedOut) -> BoundedRegex.Match? {
+            guard let regex else { return nil }
+            do {
+                return try regex.firstMatch(in: text, deadline: deadline)
+            } catch {
+                throw RegexTimedOut(pattern: source, length: text.utf8.count)
             }
-            if found == nil, timedOut { throw RegexTimedOut(pattern: source, length: text.utf8.count) }
-            return found
         }
 
         func matches(_ text: String, deadline: ContinuousClock.Instant) throws(RegexTimedOut) -> Bool {
@@ -42,9 +41,7 @@ struct CompiledExpectations: Sendable {
         /// The first capture group, or the whole match when the pattern has none.
         func firstCapture(in text: String, deadline: ContinuousClock.Instant) throws(RegexTimedOut) -> String? {
             guard let match = try firstMatch(in: text, deadline: deadline) else { return nil }
-            let group = match.numberOfRanges > 1 ? 1 : 0
-            guard let range = Range(match.range(at: group), in: text) else { return nil }
-            return String(text[range])
+            return match.groups.count > 1 ? match.groups[1] : match.groups[0]
         }
     }
 
@@ -162,10 +159,10 @@ struct CompiledExpectations: Sendable {
                 return .failure(ProbeFailure(reason: .body, message: "body matches /\(pattern.source)/, which it must not", dueToRegex: true))
             }
         }
-        var document: Any?
+        var document: JSONValue?
         if needsJSON {
             do {
-                document = try JSONSerialization.jsonObject(with: Data(response.body), options: [.fragmentsAllowed])
+                document = try JSONValue.parse(response.body)
             } catch {
                 let reason: FailureReason = json.isEmpty ? .extract : .json
                 return .failure(ProbeFailure(reason: reason, message: "response body is not valid JSON (\(response.body.count) bytes)"))
@@ -232,6 +229,6 @@ struct CompiledExpectations: Sendable {
     }
 
     static func seconds(_ value: Double) -> String {
-        String(format: "%.3fs", value)
+        DurationParser.formatSeconds(value, digits: 3)
     }
 }

@@ -1,5 +1,12 @@
 import ExporterConfig
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Removes credentials from anything shown to people (traces, error messages): secrets from
 /// the config, values extracted during a run (tokens), credential-bearing headers, and
@@ -33,30 +40,31 @@ struct TraceRedactor: Sendable {
     private static let fieldWords = sensitiveFieldWords.joined(separator: "|")
     /// `"password": "..."`, `"jwt":"..."`, `"pin": 1234` and the like in JSON text (also when
     /// the text was cut inside the value).
-    private static let jsonField = try! NSRegularExpression(
-        pattern: #"("[A-Za-z0-9_\-]*(?:"# + fieldWords + #")[A-Za-z0-9_\-]*"\s*:\s*)(?:"(?:[^"\\]|\\.)*(?:"|\\?$)|[^\s,\]}\[{"]+)"#,
-        options: [.caseInsensitive])
+    private static let jsonField = try! BoundedRegex(
+        #"("[A-Za-z0-9_\-]*(?:"# + fieldWords + #")[A-Za-z0-9_\-]*"\s*:\s*)(?:"(?:[^"\\]|\\.)*(?:"|\\?$)|[^\s,\]}\[{"]+)"#,
+        caseInsensitive: true)
     /// `token=...` in form bodies and query strings.
-    private static let formField = try! NSRegularExpression(
-        pattern: #"((?:^|[?&\s])[A-Za-z0-9_\-]*(?:"# + fieldWords + #")[A-Za-z0-9_\-]*=)[^&\s"]+"#,
-        options: [.caseInsensitive])
+    private static let formField = try! BoundedRegex(
+        #"((?:^|[?&\s])[A-Za-z0-9_\-]*(?:"# + fieldWords + #")[A-Za-z0-9_\-]*=)[^&\s"]+"#,
+        caseInsensitive: true)
 
     /// The same two patterns for the configured `redact_names`, matched whole.
-    private static func configuredFieldPatterns(_ names: Set<String>) -> [(NSRegularExpression, String)] {
+    private static func configuredFieldPatterns(_ names: Set<String>) -> [(BoundedRegex, String)] {
         guard !names.isEmpty else { return [] }
-        let alternatives = names.sorted().map { NSRegularExpression.escapedPattern(for: $0) }.joined(separator: "|")
-        let json = try? NSRegularExpression(pattern: #"("(?:"# + alternatives + #")"\s*:\s*)(?:"(?:[^"\\]|\\.)*(?:"|\\?$)|[^\s,\]}\[{"]+)"#,
-                                            options: [.caseInsensitive])
-        let form = try? NSRegularExpression(pattern: #"((?:^|[?&\s])(?:"# + alternatives + #")=)[^&\s"]+"#, options: [.caseInsensitive])
-        return [json.map { ($0, "$1\"\(Redactor.placeholder)\"") }, form.map { ($0, "$1\(Redactor.placeholder)") }].compactMap { $0 }
+        let alternatives = names.sorted().map { BoundedRegex.escaped($0) }.joined(separator: "|")
+        let json = try? BoundedRegex(#"("(?:"# + alternatives + #")"\s*:\s*)(?:"(?:[^"\\]|\\.)*(?:"|\\?$)|[^\s,\]}\[{"]+)"#,
+                                     caseInsensitive: true)
+        let form = try? BoundedRegex(#"((?:^|[?&\s])(?:"# + alternatives + #")=)[^&\s"]+"#, caseInsensitive: true)
+        return [json.map { ($0, "\"\(Redactor.placeholder)\"") }, form.map { ($0, Redactor.placeholder) }].compactMap { $0 }
     }
 
     func text(_ text: String) -> String {
         var result = base.redact(text)
-        let patterns = [(Self.jsonField, "$1\"\(Redactor.placeholder)\""), (Self.formField, "$1\(Redactor.placeholder)")]
+        // Each pattern keeps its first group (the field name and separator) and replaces the value.
+        let patterns = [(Self.jsonField, "\"\(Redactor.placeholder)\""), (Self.formField, Redactor.placeholder)]
             + Self.configuredFieldPatterns(base.sensitiveNames)
-        for (pattern, template) in patterns {
-            result = pattern.stringByReplacingMatches(in: result, range: NSRange(result.startIndex..., in: result), withTemplate: template)
+        for (pattern, replacement) in patterns {
+            result = pattern.replacingMatches(in: result) { ($0.groups[1] ?? "") + replacement }
         }
         return result
     }

@@ -1,6 +1,13 @@
 import ExporterConfig
 import Exposition
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import HTTPProbe
 import Sampling
 import Synchronization

@@ -1,6 +1,14 @@
 import ExporterConfig
 import Exposition
+import Dispatch
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import HTTPProbe
 
 /// What one request of a check or scenario step produced.
@@ -49,7 +57,7 @@ struct StepRunner: Sendable {
         guard text.contains("${"), !variables.isEmpty else { return text }
         var output = ""
         var rest = Substring(text)
-        while let start = rest.range(of: "${") {
+        while let start = rest.firstRange(of: "${") {
             output += rest[..<start.lowerBound]
             guard let end = rest[start.upperBound...].firstIndex(of: "}") else { break }
             let name = String(rest[start.upperBound..<end])

@@ -1,5 +1,12 @@
 import ExporterConfig
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import HTTPProbe
 
 /// One request/response exchange as shown on the per-check debug page. Built already
@@ -77,17 +84,17 @@ struct StepTrace: Sendable {
     }
 
     static func format(_ seconds: Double) -> String {
-        String(format: "%.6fs", seconds)
+        DurationParser.formatSeconds(seconds, digits: 6)
     }
 
     func render(into lines: inout [String]) {
         if let step { lines.append("  step \(step)") }
         lines.append("    > \(requestLine)")
         for header in requestHeaders { lines.append("    > \(header)") }
-        if let requestBody, !requestBody.isEmpty { lines.append("    > body: \(requestBody.replacingOccurrences(of: "\n", with: "\n    >       "))") }
+        if let requestBody, !requestBody.isEmpty { lines.append("    > body: \(requestBody.replacing("\n", with: "\n    >       "))") }
         lines.append("    < \(statusLine)")
         for header in responseHeaders { lines.append("    < \(header)") }
-        if !bodyPreview.isEmpty { lines.append("    < body: \(bodyPreview.replacingOccurrences(of: "\n", with: "\n    <       "))") }
+        if !bodyPreview.isEmpty { lines.append("    < body: \(bodyPreview.replacing("\n", with: "\n    <       "))") }
         if !timings.isEmpty { lines.append("    timings: \(timings)") }
         if let tls { lines.append("    tls: \(tls)") }
         if !extractedNames.isEmpty { lines.append("    extracted: \(extractedNames.joined(separator: ", "))") }

@@ -1,5 +1,12 @@
 import CCurl
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 /// Runs HTTP requests concurrently on one dedicated thread with libcurl's multi interface,
@@ -33,11 +40,29 @@ public final class HTTPProbeEngine: Sendable {
         _ = Self.descriptorLimit
         shared = EngineShared()
         let shared = shared
-        let thread = Thread {
+        Self.startThread {
+            mitra_set_current_thread_name(name)
             EngineLoop(shared: shared).run()
         }
-        thread.name = name
-        thread.start()
+    }
+
+    /// Starts a detached POSIX thread (Foundation's `Thread` is not in FoundationEssentials).
+    private static func startThread(_ body: @escaping @Sendable () -> Void) {
+        final class Body {
+            let run: @Sendable () -> Void
+            init(_ run: @escaping @Sendable () -> Void) { self.run = run }
+        }
+        let context = Unmanaged.passRetained(Body(body)).toOpaque()
+        var thread = pthread_t()
+        let started = pthread_create(&thread, nil, { context in
+            Unmanaged<Body>.fromOpaque(context!).takeRetainedValue().run()
+            return nil
+        }, context)
+        guard started == 0 else {
+            Unmanaged<Body>.fromOpaque(context).release()
+            fatalError("cannot start the engine thread: error \(started)")
+        }
+        pthread_detach(thread)
     }
 
     deinit {
@@ -120,10 +145,7 @@ final class EngineShared: Sendable {
     }
 
     let state = Mutex(State())
-    private let stoppedCondition = NSCondition()
-    // Guarded by `stoppedCondition`. NSCondition is a lock; the flag is only read and
-    // written while holding it.
-    private nonisolated(unsafe) var threadExited = false
+    private let threadExited = ExitSignal()
 
     func allocateID() -> UInt64 {
         state.withLock { state in
@@ -192,19 +214,51 @@ final class EngineShared: Sendable {
     var inFlightCount: Int { state.withLock { $0.inFlight } }
 
     func markThreadExited() {
-        stoppedCondition.lock()
-        threadExited = true
-        stoppedCondition.broadcast()
-        stoppedCondition.unlock()
+        threadExited.set()
     }
 
     func waitUntilStopped() {
-        stoppedCondition.lock()
         // Bounded: the engine thread is woken and stops within one loop iteration; the
         // deadline only guards against a libcurl call that never returns.
-        let deadline = Date().addingTimeInterval(10)
-        while !threadExited, stoppedCondition.wait(until: deadline) {}
-        stoppedCondition.unlock()
+        threadExited.wait(seconds: 10)
+    }
+}
+
+/// A flag one thread sets and others wait for, with a deadline: a POSIX condition variable
+/// (Foundation's `NSCondition` is not in FoundationEssentials).
+final class ExitSignal: @unchecked Sendable {
+    // @unchecked: `isSet` is only touched with `mutex` held.
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var isSet = false
+
+    init() {
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(condition, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        condition.deallocate()
+        mutex.deallocate()
+    }
+
+    func set() {
+        pthread_mutex_lock(mutex)
+        isSet = true
+        pthread_cond_broadcast(condition)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Returns once the flag is set or after `seconds`, whichever comes first.
+    func wait(seconds: Int) {
+        var deadline = timespec()
+        clock_gettime(CLOCK_REALTIME, &deadline)
+        deadline.tv_sec += seconds
+        pthread_mutex_lock(mutex)
+        while !isSet, pthread_cond_timedwait(condition, mutex, &deadline) == 0 {}
+        pthread_mutex_unlock(mutex)
     }
 }
 

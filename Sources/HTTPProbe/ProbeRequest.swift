@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One HTTP request to probe, with everything that bounds it. A value: built by the caller,
 /// handed to the engine thread, never shared mutably.

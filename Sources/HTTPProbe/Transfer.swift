@@ -1,5 +1,12 @@
 import CCurl
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One in-flight request: the easy handle and everything libcurl points into while the
 /// transfer runs (header list, error buffer, received data). Created, driven and destroyed

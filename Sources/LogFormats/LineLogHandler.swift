@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 public import Logging
 import Synchronization
 
@@ -53,7 +60,7 @@ public struct StandardErrorSink: LogSink {
                 }
                 if ready == 0 || poller.revents & Int16(POLLOUT) == 0 { return false }
                 let length = min(chunkSize, buffer.count - offset)
-                let count = Foundation.write(fileDescriptor, buffer.baseAddress! + offset, length)
+                let count = Glibc.write(fileDescriptor, buffer.baseAddress! + offset, length)
                 if count < 0 {
                     if errno == EINTR { continue }
                     return false  // ENOSPC, EPIPE, EAGAIN, EBADF: the line is lost, the exporter goes on
@@ -156,7 +163,7 @@ public struct LineLogHandler: LogHandler {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             default:
-                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+                if scalar.value < 0x20 { out += "\\u00" + Self.padded(Int(scalar.value), 2, radix: 16) } else { out.unicodeScalars.append(scalar) }
             }
         }
         return out + "\""
@@ -168,8 +175,15 @@ public struct LineLogHandler: LogHandler {
         var tm = tm()
         var seconds = spec.tv_sec
         gmtime_r(&seconds, &tm)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                      tm.tm_hour, tm.tm_min, tm.tm_sec, Int(spec.tv_nsec / 1_000_000))
+        return padded(Int(tm.tm_year) + 1900, 4) + "-" + padded(Int(tm.tm_mon) + 1, 2) + "-" + padded(Int(tm.tm_mday), 2)
+            + "T" + padded(Int(tm.tm_hour), 2) + ":" + padded(Int(tm.tm_min), 2) + ":" + padded(Int(tm.tm_sec), 2)
+            + "." + padded(Int(spec.tv_nsec / 1_000_000), 3) + "Z"
+    }
+
+    /// `value` with leading zeros to `width` digits, as printf's `%0*d` (no Foundation formatter).
+    static func padded(_ value: Int, _ width: Int, radix: Int = 10) -> String {
+        let digits = String(value, radix: radix)
+        return String(repeating: "0", count: max(0, width - digits.count)) + digits
     }
 }
 

@@ -1,5 +1,12 @@
 import CLibPQ
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Where to connect: a libpq connection string (URL `postgresql://...` or `key=value ...`)
 /// or explicit key/value parameters (for passwords that are awkward to quote).

@@ -1,6 +1,13 @@
 import CLibPQ
 import Dispatch
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 /// One libpq connection, owned: the `PGconn` is finished exactly once (by `close()` or, if

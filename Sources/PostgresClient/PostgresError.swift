@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A failure talking to PostgreSQL. `description` never contains a password or the
 /// connection string: libpq's own messages can quote parts of the DSN, so every message is
@@ -72,7 +79,7 @@ struct SecretScrubber: Sendable, Hashable {
     func scrub(_ text: String) -> String {
         var result = text
         for secret in secrets where result.contains(secret) {
-            result = result.replacingOccurrences(of: secret, with: "<secret>")
+            result = result.replacing(secret, with: "<secret>")
         }
         return result
     }
@@ -99,7 +106,11 @@ extension String {
     /// libpq messages end with a newline and sometimes carry several lines
     /// ("connection to server ... failed: FATAL: ..."); one line reads better in logs.
     func collapsingLibpqMessage() -> String {
-        split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        split(whereSeparator: \.isNewline).map { line -> Substring in
+            let start = line.firstIndex { !$0.isWhitespace } ?? line.endIndex
+            let end = line.lastIndex { !$0.isWhitespace }.map(line.index(after:)) ?? start
+            return line[start..<end]
+        }
             .filter { !$0.isEmpty }.joined(separator: "; ")
     }
 }

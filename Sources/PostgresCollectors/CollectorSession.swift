@@ -1,5 +1,12 @@
 import ExporterConfig
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import PostgresClient
 
 /// Why a collector produced nothing this run.
@@ -64,7 +71,7 @@ protocol PostgresCollector: Sendable {
 extension Array where Element == String {
     /// A PostgreSQL text-array literal (`{"a","b"}`) for binding as one `text[]` parameter.
     var postgresArrayLiteral: String {
-        "{" + map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+        "{" + map { "\"" + $0.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"") + "\"" }
             .joined(separator: ",") + "}"
     }
 }

@@ -1,6 +1,13 @@
 import Exposition
 import ExporterConfig
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import PostgresClient
 
 /// Numeric and boolean server settings as `pg_settings_<name>`, named and scaled as
@@ -43,7 +50,7 @@ struct SettingsCollector: PostgresCollector {
     /// The exported name and value of one setting; nil for a unit this exporter does not know
     /// (a setting is then left out rather than exported in the wrong unit).
     static func metric(name: String, setting: String, unit: String, type: String) -> (name: String, help: String, value: Double)? {
-        let base = "pg_settings_" + name.replacingOccurrences(of: ".", with: "_").replacingOccurrences(of: "-", with: "_")
+        let base = "pg_settings_" + name.replacing(".", with: "_").replacing("-", with: "_")
         let help = "Server setting \(name)"
         if type == "bool" { return (base, help + " (1 on, 0 off).", setting == "on" ? 1 : 0) }
         guard let number = Double(setting) else { return nil }

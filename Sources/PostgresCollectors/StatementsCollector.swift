@@ -1,7 +1,14 @@
 import Exposition
 import ExporterConfig
 import PostgresClient
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One pg_stat_statements entry's identity. `toplevel` (PostgreSQL 14+) splits an entry in
 /// two when `pg_stat_statements.track = all`; both halves are summed into one series.
@@ -175,7 +182,7 @@ func normaliseQueryText(_ text: String, maxLength: Int) -> String {
 }
 
 func quoteIdentifier(_ name: String) -> String {
-    "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    "\"" + name.replacing("\"", with: "\"\"") + "\""
 }
 
 /// Turns successive pg_stat_statements snapshots into per-interval figures.

@@ -2,7 +2,14 @@ import ArgumentParser
 import CMallocTuning
 import ExporterConfig
 import ExporterServer
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import LogFormats
 import Logging
 import NIOCore
@@ -89,7 +96,7 @@ struct MitraExporter: AsyncParsableCommand {
         do {
             config = try ConfigLoader.load(path: configFile)
         } catch {
-            FileHandle.standardError.write(Data((error.description + "\n").utf8))
+            standardError(error.description)
             throw ExitCode(1)
         }
         var webConfig = WebConfig()
@@ -97,7 +104,7 @@ struct MitraExporter: AsyncParsableCommand {
             do {
                 webConfig = try WebConfig.load(path: webConfigFile)
             } catch {
-                FileHandle.standardError.write(Data((error.description + "\n").utf8))
+                standardError(error.description)
                 throw ExitCode(1)
             }
         }
@@ -163,3 +170,15 @@ enum LogLevelOption: String, ExpressibleByArgument, CaseIterable {
 }
 
 extension LogFormat: ExpressibleByArgument {}
+
+/// One line to standard error (FileHandle is not in FoundationEssentials).
+func standardError(_ message: String) {
+    let line = Array((message + "\n").utf8)
+    var written = 0
+    while written < line.count {
+        let count = line[written...].withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+        if count < 0, errno == EINTR { continue }
+        guard count > 0 else { return }
+        written += count
+    }
+}

@@ -7,7 +7,9 @@ import Testing
 @Suite("Bounded matching")
 struct BoundedMatchingTests {
     /// A regex that backtracks exponentially on a 1 MB body ends within the check's timeout,
-    /// fails that check with reason `body`, and leaves other checks alone.
+    /// fails that check with reason `body`, and leaves other checks alone. It ends in a
+    /// class, not a literal: PCRE2 skips the whole search when a required last character
+    /// (`(x+x+)+y`) is absent from the body, so that pattern would not be slow.
     @Test func pathologicalRegexOnAMegabyteEndsWithinTheTimeout() async throws {
         let engine = HTTPProbeEngine()
         defer { engine.shutdown() }
@@ -17,7 +19,7 @@ struct BoundedMatchingTests {
               - name: redos
                 url: \(server.url("/redos"))
                 timeout: 2s
-                expect: {body_matches: ["(x+x+)+y"]}
+                expect: {body_matches: ["(x+x+)+[yz]"]}
               - name: healthy
                 url: \(server.url("/ok"))
                 timeout: 2s

@@ -1,16 +1,4 @@
 import ExporterConfig
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-#if canImport(Glibc)
-import Glibc
-#endif
-#endif
 import Sampling
 
 /// The `/` page: what runs, how it fared, and links. Everything shown passes the redactor.

@@ -205,8 +205,15 @@ public enum ExporterHTTPServer {
 struct BasicAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let webState: WebConfigState
 
+    static let healthPaths: Set<String> = ["/-/healthy", "/-/ready"]
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let authenticator = webState.current.authenticator
+        let active = webState.current
+        let authenticator = active.authenticator
+        if active.config.exemptHealthEndpointsFromAuth, request.method == .get || request.method == .head,
+           Self.healthPaths.contains(request.uri.path) {
+            return try await next(request, context)
+        }
         guard !authenticator.isEnabled || authenticator.authenticate(request.headers.basic) else {
             var response = ExporterHTTPServer.text(.unauthorized, "Unauthorized\n")
             response.headers[.wwwAuthenticate] = "Basic realm=\"mitra-exporter\""

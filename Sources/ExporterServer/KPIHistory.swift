@@ -98,8 +98,9 @@ public final class KPIHistory: Sendable {
     public func increases(window: Double, now: Double) -> KPIWindow {
         state.withLock { state in
             guard let oldest = state.points.first else { return KPIWindow(increases: [:], covered: 0) }
-            let start = now - window
-            let base = state.points.last { $0.time <= start } ?? oldest
+            // A history younger than the window counts from its start, when every total was 0
+            // (first snapshots add nothing to counters, but their gauge readings count).
+            let base = state.points.last { $0.time <= now - window } ?? Point(time: oldest.time, values: [])
             var increases: [String: Double] = [:]
             for (slot, key) in state.keys.enumerated() {
                 let before = slot < base.values.count ? base.values[slot] : 0

@@ -2,7 +2,9 @@ import ExporterConfig
 @testable import ExporterServer
 import Exposition
 import Foundation
+import Hummingbird
 import HummingbirdTesting
+import Logging
 import Sampling
 import Testing
 

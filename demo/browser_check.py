@@ -123,8 +123,9 @@ def main():
     binary = chromium()
     os.makedirs(args.artifacts, exist_ok=True)
     screenshot = os.path.join(args.artifacts, "status-page-%s.png" % args.name)
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="mitra-chromium-") as profile:
-        deadline = time.monotonic() + args.timeout
+        deadline = started + args.timeout
         while True:
             dom = run_browser(binary, profile, ["--dump-dom", args.url])
             board = Board()
@@ -141,7 +142,7 @@ def main():
         for kpi, cells in sorted(board.kpis.items()):
             print("  %-45s 5m=%-8s 1h=%s" % (kpi, cells.get("5m"), cells.get("1h")), file=sys.stderr)
         sys.exit("browser_check.py: %s: FAIL: %s" % (args.name, "; ".join(found)))
-    print("browser_check.py: %s: %d KPIs rendered; expectations met" % (args.name, len(board.kpis)))
+    print("browser_check.py: %s: %d KPIs rendered; expectations met after %.1f s" % (args.name, len(board.kpis), time.monotonic() - started))
 
 
 if __name__ == "__main__":

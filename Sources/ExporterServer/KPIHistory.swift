@@ -9,7 +9,8 @@ import Synchronization
 /// window's increase is the current totals minus the point at the window's start.
 ///
 /// Bounded: at most `retention / resolution + 2` points of at most `maxKeys` doubles each
-/// (about 120 KB with the defaults), whatever the number of series or publishes.
+/// (362 × 256 × 8 bytes ≈ 740 KB at most; ~100 KB for the Agent Mitra config's 33 keys),
+/// whatever the number of series or publishes.
 public final class KPIHistory: Sendable {
     public static let maxKeys = 256
 

@@ -160,6 +160,8 @@ private func apiRequests(_ byCode: [(String, Double)]) -> MetricFamily {
         Case(name: "5xx rate over the limit", kpiID: "api-5xx",
              increases: ["api.requests": 100, "api.requests.5xx": 6], state: .failing, value: "6 %"),
         Case(name: "4xx rate without requests", kpiID: "api-4xx", increases: ["api.requests.4xx": 0], state: .noData, value: ""),
+        Case(name: "4xx rate is tracked without a verdict", kpiID: "api-4xx",
+             increases: ["api.requests": 100, "api.requests.4xx": 40], state: .tracked, value: "40 %"),
         Case(name: "DB mean under 500 ms", kpiID: "db-query-time:pg", increases: ["db.mean.sum|pg": 0.998, "db.mean.n|pg": 2],
              state: .ok, value: "499 ms"),
         Case(name: "DB mean of exactly 500 ms is not under it", kpiID: "db-query-time:pg", increases: ["db.mean.sum|pg": 1.0, "db.mean.n|pg": 2],

@@ -38,18 +38,23 @@ public enum DurationParser {
         return .milliseconds(totalMilliseconds)
     }
 
-    /// `seconds` with `digits` decimals and an "s", as printf's `%.3fs` would write it
-    /// (locale-independent, without Foundation's formatter).
+    /// `seconds` with `digits` decimals and an "s", as printf's `%.3fs` would write it.
     public static func formatSeconds(_ seconds: Double, digits: Int) -> String {
+        fixed(seconds, digits: digits) + "s"
+    }
+
+    /// `value` with `digits` decimals, as printf's `%.2f` would write it (locale-independent,
+    /// without Foundation's `String(format:)`, which is not in FoundationEssentials).
+    public static func fixed(_ value: Double, digits: Int) -> String {
         var scale = 1.0
         for _ in 0..<digits { scale *= 10 }
-        let scaled = (abs(seconds) * scale).rounded()
-        guard seconds.isFinite, scaled < 9e18 else { return "\(seconds)s" }
+        let scaled = (abs(value) * scale).rounded()
+        guard value.isFinite, scaled < 9e18 else { return "\(value)" }
         let units = Int64(scaled), factor = Int64(scale)
-        let sign = seconds < 0 && units != 0 ? "-" : ""
+        let sign = value < 0 && units != 0 ? "-" : ""
         var fraction = String(units % factor)
         fraction = String(repeating: "0", count: max(0, digits - fraction.count)) + fraction
-        return sign + String(units / factor) + (digits > 0 ? "." + fraction : "") + "s"
+        return sign + String(units / factor) + (digits > 0 ? "." + fraction : "")
     }
 
     /// The shortest Prometheus-style spelling, for summaries and the status page.

@@ -5,7 +5,7 @@ import Sampling
 enum StatusPage {
     // Rendered by hand rather than with a template engine: the template library imports
     // Foundation, which links ICU into the binary. Every interpolated value goes through
-    // `html(_:)`. The page is a constant in the binary: a deployed exporter needs no
+    // `KPIBoard.escape(_:)`. The page is a constant in the binary: a deployed exporter needs no
     // resource files.
 
     static func render(runtime: ExporterRuntime, now: Double, traceIDs: Set<String>) -> String {
@@ -26,11 +26,11 @@ enum StatusPage {
             var trace = ""
             if traceIDs.contains(status.samplerID) {
                 let link = "/trace?id=" + PercentEncoding.encode(status.samplerID, keeping: PercentEncoding.queryCharacters)
-                trace = "<a href=\"\(html(link))\">trace</a>"
+                trace = "<a href=\"\(KPIBoard.escape(link))\">trace</a>"
             }
-            rows += "<tr><td>\(html(status.collector))</td><td>\(html(interval))</td><td class=\"\(state)\">\(state)</td>"
-                + "<td>\(html(lastRun))</td><td>\(html(duration))</td><td>\(html(lastSuccess))</td>"
-                + "<td>\(html(redactor.redact(status.lastError ?? "")))</td><td>\(trace)</td></tr>\n"
+            rows += "<tr><td>\(KPIBoard.escape(status.collector))</td><td>\(KPIBoard.escape(interval))</td><td class=\"\(state)\">\(state)</td>"
+                + "<td>\(KPIBoard.escape(lastRun))</td><td>\(KPIBoard.escape(duration))</td><td>\(KPIBoard.escape(lastSuccess))</td>"
+                + "<td>\(KPIBoard.escape(redactor.redact(status.lastError ?? "")))</td><td>\(trace)</td></tr>\n"
         }
         let ready = runtime.isReady ? "ready" : "starting (waiting for every collector's first run)"
         let reloadFailed = runtime.lastReloadSuccessful
@@ -44,10 +44,11 @@ enum StatusPage {
         .ok{color:#1a7f37}.failed{color:#cf222e;font-weight:bold}.pending{color:#9a6700}
         </style></head><body>
         <h1>mitra-exporter</h1>
-        <p>Version \(html(BuildInfo.version)) (revision \(html(BuildInfo.revision))) &middot; config <code>\(html(config.file))</code> &middot; \(ready)
+        <p>Version \(KPIBoard.escape(BuildInfo.version)) (revision \(KPIBoard.escape(BuildInfo.revision))) &middot; config <code>\(KPIBoard.escape(config.file))</code> &middot; \(ready)
         \(reloadFailed)</p>
         <p><a href="/metrics">Metrics</a> &middot; <a href="/-/healthy">Health</a> &middot; <a href="/-/ready">Readiness</a></p>
         <p>\(config.checks.count) HTTP checks, \(config.scenarios.count) scenarios, \(config.postgres.count) PostgreSQL instances.</p>
+        \(KPIBoard.html(runtime: runtime, now: now))
         <table><tr><th>Collector</th><th>Interval</th><th>State</th><th>Last run</th><th>Duration</th><th>Last success</th><th>Last error</th><th></th></tr>
         \(rows)</table>
         </body></html>
@@ -55,20 +56,4 @@ enum StatusPage {
         """
     }
 
-    /// Text for HTML element content and quoted attribute values.
-    static func html(_ text: String) -> String {
-        var escaped = ""
-        escaped.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
-            case "<": escaped += "&lt;"
-            case ">": escaped += "&gt;"
-            case "&": escaped += "&amp;"
-            case "\"": escaped += "&quot;"
-            case "'": escaped += "&#39;"
-            default: escaped.append(character)
-            }
-        }
-        return escaped
-    }
 }

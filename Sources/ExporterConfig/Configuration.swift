@@ -16,6 +16,8 @@ public struct Configuration: Sendable, Hashable {
     public var checks: [CheckConfig] = []
     public var scenarios: [ScenarioConfig] = []
     public var postgres: [PostgresInstanceConfig] = []
+    /// The declared dependency model (`services:`, ServicesConfig.swift).
+    public var services: [ServiceConfig] = []
     /// Values that came from `${env:..}`/`${file:..}`; never shown anywhere.
     public var redactor = Redactor()
 
@@ -45,6 +47,7 @@ public struct Configuration: Sendable, Hashable {
                 lines.append("    query \(query.name) (\(query.mode.rawValue))\(every): \(query.metrics.map(\.name).joined(separator: ", "))")
             }
         }
+        lines += servicesSummary
         return lines.joined(separator: "\n")
     }
 }
@@ -104,6 +107,9 @@ public enum ConfigLoader {
         if let items = object.value("postgres")?.list() {
             config.postgres = items.compactMap { PostgresInstanceConfig.decode($0, defaults: defaults) }
             items.reportDuplicateNames(kind: "postgres instance")
+        }
+        if let services = object.value("services") {
+            ServicesDecoder.decode(services, root: root.node, into: &config)
         }
         object.finish()
     }

@@ -106,12 +106,13 @@ public final class ExporterRuntime: Sendable {
     /// (shared with the cache, not copied), then the OpenMetrics end marker. The server
     /// writes them straight into the response buffer, so a scrape copies the body once.
     public func metricsBodyParts(format: ExpositionFormat) -> [String] {
-        let (reload, scrapes) = state.withLock { state -> (SelfMetrics.ReloadState, UInt64) in
+        let (reload, scrapes, config) = state.withLock { state -> (SelfMetrics.ReloadState, UInt64, Configuration) in
             state.scrapes &+= 1
-            return (state.reload, state.scrapes)
+            return (state.reload, state.scrapes, state.config)
         }
         var selfMetrics = ""
-        Renderer.render(SelfMetrics.families(reload: reload, scrapes: scrapes, droppedLogLines: LogLineDrops.total, process: processStats.read()),
+        Renderer.render(SelfMetrics.families(reload: reload, scrapes: scrapes, droppedLogLines: LogLineDrops.total, process: processStats.read())
+                            + ServiceMetrics.families(config),
                         format: format, into: &selfMetrics)
         var parts = [selfMetrics, store.renderedSamples(format: format)]
         if format == .openMetrics { parts.append(Renderer.eofMarker) }

@@ -292,6 +292,11 @@ CAUSE_HOLD = "30m"
 SERVICE_MEMBERS = 'probe_success{check!="",service!=""}\n  or\n  mitra_scenario_success{service!=""}'
 SERVICE_DOWN = f"avg by (service) (\n  {SERVICE_MEMBERS}\n) < 0.5\n"
 ROLE_FAILING = "max by (service) (mitra_scenario_success{role!=\"\"}) == 0"
+# Symptoms are not raised while their service is down, rather than only inhibited: their
+# `for:` then starts after the service is back, so a check that recovers a few seconds after
+# the others cannot page on its own once MitraServiceDown has resolved.
+UNLESS_SERVICE_DOWN = ('unless on (service)\n'
+                       'avg by (service) (probe_success{check!="",service!=""} or mitra_scenario_success{service!=""}) < 0.5\n')
 
 THRESHOLD_GROUPS = {
     "mitra-services": [
@@ -303,7 +308,7 @@ THRESHOLD_GROUPS = {
               "Only {{ $value | humanizePercentage }} of the checks and scenarios of service "
               "{{ $labels.service }} pass. One page for the service instead of one per endpoint, "
               "role and SLO: those are held back while this fires."),
-        Alert("MitraLoginsFailing", f"{ROLE_FAILING}\n", "page", "2m",
+        Alert("MitraLoginsFailing", f"{ROLE_FAILING}\n{UNLESS_SERVICE_DOWN}", "page", "2m",
               "Logins of service {{ $labels.service }} fail for every role",
               "Every login scenario of service {{ $labels.service }} fails: nobody can log in. "
               "The per-role alerts are not raised while every role fails."),
@@ -336,7 +341,7 @@ THRESHOLD_GROUPS = {
     ],
     "mitra-agentmitra": [
         Alert("MitraLoginRoleFailing",
-              f"{RECORD_ROLE} > 0.5\nunless on (service)\n{ROLE_FAILING}\n", "page", "5m",
+              f"{RECORD_ROLE} > 0.5\nunless on (service)\n{ROLE_FAILING}\n{UNLESS_SERVICE_DOWN}", "page", "5m",
               "Logins for {{ $labels.role }} are failing",
               "{{ $value | humanizePercentage }} of logins for role {{ $labels.role }} failed over the last "
               "5 minutes. One role is 1/7 of login traffic, so the overall login SLO can stay green while "
@@ -360,7 +365,8 @@ THRESHOLD_GROUPS = {
         Alert("MitraEndpointDown",
               '(\n  probe_success{check!=""} == 0\n  or\n  mitra_scenario_success{role=""} == 0\n)\n'
               'unless on (service, endpoint)\n'
-              f'label_replace({RECORD_ROUTE.format(cls="5xx", window="5m")} > 0.05, "endpoint", "$1", "route", "(.*)")\n',
+              f'label_replace({RECORD_ROUTE.format(cls="5xx", window="5m")} > 0.05, "endpoint", "$1", "route", "(.*)")\n'
+              + UNLESS_SERVICE_DOWN,
               "page", "5m",
               "{{ with $labels.check }}Check {{ . }}{{ else }}Scenario {{ $labels.scenario }}{{ end }} "
               "has been failing for 5 minutes",

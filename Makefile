@@ -10,9 +10,9 @@ RELEASE := -c release --static-swift-stdlib
 RELEASE_BIN := .build/release/mitra-exporter
 DEBUG_BIN := .build/debug/mitra-exporter
 # Debian packages the build, the tests and the demo need.
-APT_PACKAGES := pkg-config libpq-dev libcurl4-openssl-dev libssl-dev postgresql postgresql-contrib \
+APT_PACKAGES := pkg-config libpq-dev libcurl4-openssl-dev libssl-dev zlib1g-dev postgresql postgresql-contrib \
 	prometheus prometheus-alertmanager prometheus-postgres-exporter prometheus-blackbox-exporter \
-	curl openssl ca-certificates python3-yaml wrk
+	curl openssl ca-certificates python3-yaml python3-pip wrk
 
 .PHONY: deps build debug test demo bench reliability clean revision
 

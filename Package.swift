@@ -33,6 +33,7 @@ let package = Package(
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl"), .linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         .target(name: "CBuildInfo"),
         .target(name: "CMallocTuning"),
+        .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
 
         // Owning Swift wrappers over the C libraries.
         .target(name: "PostgresClient", dependencies: ["CLibPQ"], swiftSettings: swiftSettings),
@@ -72,7 +73,7 @@ let package = Package(
         .target(
             name: "ExporterServer",
             dependencies: [
-                "Exposition", "ExporterConfig", "Sampling", "PostgresCollectors", "HTTPChecks", "LogFormats", "CBuildInfo",
+                "Exposition", "ExporterConfig", "Sampling", "PostgresCollectors", "HTTPChecks", "LogFormats", "CBuildInfo", "CZlib",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -81,7 +82,6 @@ let package = Package(
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Mustache", package: "swift-mustache"),
-                .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

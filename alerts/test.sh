@@ -45,6 +45,7 @@ step "promtool check rules" promtool check rules alerts/rules/slo.rules.yml aler
 for file in alerts/tests/*.test.yml; do
     step "promtool test rules $(basename "$file")" promtool test rules "$file"
 done
+step "le/quantile literal check flags the Prometheus 2 form (its self-test)" python3 tools/check_label_floats.py --self-test
 step "every alert fires and stays silent in a test; runbook sections" python3 alerts/check_coverage.py
 step "test overlay (--max-for, --for-divisor, --window-divisor) is valid and changes only for:, holds and windows" test_overlay_is_valid
 summary alerts

@@ -51,7 +51,7 @@ HISTOGRAMS = {"mitra_probe_duration_seconds", "mitra_scenario_duration_seconds",
 # Families documented by view (postgres_exporter's names for the same views).
 EXPORTED_PREFIXES = ("pg_stat_database_", "pg_stat_statements_", "pg_stat_user_tables_", "pg_statio_user_tables_",
                      "pg_stat_bgwriter_", "pg_stat_checkpointer_", "pg_stat_wal_", "pg_stat_replication_",
-                     "pg_replication_")
+                     "pg_replication_", "pg_stat_io_", "pg_settings_")
 # Series Prometheus itself adds to every scrape and alert.
 PROMETHEUS = {"up", "scrape_samples_scraped", "scrape_duration_seconds", "scrape_series_added", "ALERTS",
               "ALERTS_FOR_STATE"}

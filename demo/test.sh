@@ -68,6 +68,11 @@ while :; do
 done
 echo "== every family of the default config with real values after ${elapsed} s"
 
+# Every le/quantile literal in the rules and dashboards must be a value this exporter emits
+# (the float form Prometheus 3 stores), or the alert or panel behind it sees nothing.
+printf '%s\n' "$metrics" >"$work/metrics.txt"
+python3 tools/check_label_floats.py "$work/metrics.txt" || fail "rules or dashboards use le/quantile values the exporter does not emit"
+
 bash scripts/demo-world.sh switch "$work/world" '{"failing_routes":["/leads/"],"login_disabled_roles":["role-policyholder"]}' >/dev/null
 for _ in $(seq 1 30); do
     metrics=$(curl -sf "http://127.0.0.1:$web_port/metrics" || true)

@@ -72,7 +72,7 @@ bash scripts/demo-world.sh start "$work/world" >/dev/null
 sed -e "s#127.0.0.1:8000#127.0.0.1:$AGENTMITRA_DEMO_API_PORT#g" -e "s#127.0.0.1:55433#127.0.0.1:$AGENTMITRA_DEMO_PG_PORT#g" \
     examples/agentmitra.yml >"$work/agentmitra.yml"
 web_port=$(free_port)
-"$bin" --config.file "$work/agentmitra.yml" --web.listen-address "127.0.0.1:$web_port" --log.level debug >"$work/exporter.log" 2>&1 &
+"$bin" --config.file "$work/agentmitra.yml" --web.listen-address "127.0.0.1:$web_port" --web.enable-lifecycle --log.level debug >"$work/exporter.log" 2>&1 &
 exporter_pid=$!
 ready=0
 for _ in $(seq 120); do curl -fsS -o /dev/null "http://127.0.0.1:$web_port/-/ready" 2>/dev/null && { ready=1; break; }; sleep 0.5; done

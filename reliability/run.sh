@@ -312,7 +312,7 @@ basic_auth_users:
   prometheus: $basic_hash
 YAML
 tls_port=$(free_port)
-start_exporter "$tls_port" "$work/logs/exporter-tls.log" --web.config.file "$work/web.yml"
+start_exporter "$tls_port" "$work/logs/exporter-tls.log" --web.config.file "$work/web.yml" --web.enable-lifecycle
 tls_url="https://127.0.0.1:$tls_port"
 wait_for 30 "tls exporter" curl -sS -o /dev/null --cacert "$work/server.crt" "$tls_url/-/healthy" 2>/dev/null \
     || { tail -20 "$work/logs/exporter-tls.log"; fail "TLS exporter did not start"; }

@@ -11,7 +11,15 @@
 # (scram-sha-256); the Unix socket lives in DIR and trusts local users, for this script only.
 set -euo pipefail
 
-PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+# The tests start private clusters through this script with the shared cluster's environment.
+PG_VERSION=${PG_VERSION:-${MITRA_TEST_PG_VERSION:-15}}
+if [ -z "${PG_BIN:-}" ]; then
+    if [ "$PG_VERSION" = 15 ]; then
+        PG_BIN=/usr/lib/postgresql/15/bin
+    else
+        PG_BIN=$("$(dirname "$0")/pg-wheel.sh" "$PG_VERSION")
+    fi
+fi
 SUPER_USER=mitra_super
 # Deliberately hostile: URL and key/value delimiters, quotes, a backslash and a space.
 SUPER_PASSWORD='p@ss w:rd/?#&=%'"'"'"\x'
@@ -26,6 +34,8 @@ cmd=$1; dir=$2; port=$3
 case "$port" in ''|*[!0-9]*) echo "$0: PORT must be a number" >&2; exit 2;; esac
 data="$dir/data"
 script_path="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+statements_library="$("$PG_BIN/pg_config" --pkglibdir)/pg_stat_statements.so"
+[ -f "$statements_library" ] || statements_library=""
 
 as_pg() {
     # From /, which the postgres user can always enter (the caller's directory may be root's).
@@ -52,9 +62,6 @@ start() {
 listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$dir'
-shared_preload_libraries = 'pg_stat_statements'
-pg_stat_statements.max = 10000
-pg_stat_statements.track = top
 track_io_timing = on
 max_connections = 100
 fsync = off
@@ -62,6 +69,13 @@ synchronous_commit = off
 full_page_writes = off
 logging_collector = off
 CONF
+        if [ -n "$statements_library" ]; then
+            cat >>"$data/postgresql.conf" <<CONF
+shared_preload_libraries = 'pg_stat_statements'
+pg_stat_statements.max = 10000
+pg_stat_statements.track = top
+CONF
+        fi
     fi
     if ! running; then
         as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 30 -o "-p $port" start >/dev/null \
@@ -77,8 +91,10 @@ GRANT pg_monitor TO mitra_monitor;
 SELECT 'CREATE DATABASE mitra_test OWNER mitra_super' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'mitra_test') \gexec
 SELECT 'CREATE DATABASE mitra_noext OWNER mitra_super' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'mitra_noext') \gexec
 SQL
-    psql_local -d "$DATABASE" -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' \
-        -c 'CREATE SCHEMA IF NOT EXISTS lic_schema AUTHORIZATION mitra_super' \
+    if [ -n "$statements_library" ]; then
+        psql_local -d "$DATABASE" -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements'
+    fi
+    psql_local -d "$DATABASE" -c 'CREATE SCHEMA IF NOT EXISTS lic_schema AUTHORIZATION mitra_super' \
         -c 'GRANT USAGE ON SCHEMA lic_schema TO mitra_monitor'
 }
 
@@ -94,12 +110,13 @@ restart() {
 
 print_env() {
     local name value
-    for name in HOST PORT USER PASSWORD DATABASE NOEXT_DATABASE MONITOR_USER MONITOR_PASSWORD DATADIR CLUSTER_SCRIPT CLUSTER_DIR; do
+    for name in HOST PORT USER PASSWORD DATABASE NOEXT_DATABASE MONITOR_USER MONITOR_PASSWORD DATADIR CLUSTER_SCRIPT CLUSTER_DIR VERSION BIN HAS_STATEMENTS; do
         case $name in
             HOST) value=127.0.0.1;; PORT) value=$port;; USER) value=$SUPER_USER;;
             PASSWORD) value=$SUPER_PASSWORD;; DATABASE) value=$DATABASE;; NOEXT_DATABASE) value=$NOEXT_DATABASE;;
             MONITOR_USER) value=$MONITOR_USER;; MONITOR_PASSWORD) value=$MONITOR_PASSWORD;;
             DATADIR) value=$data;; CLUSTER_SCRIPT) value=$script_path;; CLUSTER_DIR) value=$dir;;
+            VERSION) value=$PG_VERSION;; BIN) value=$PG_BIN;; HAS_STATEMENTS) value=$([ -n "$statements_library" ] && echo 1 || echo 0);;
         esac
         printf 'export MITRA_TEST_PG_%s=%q\n' "$name" "$value"
     done

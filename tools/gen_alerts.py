@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass, field
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from promyaml import dump, number  # noqa: E402
+from promyaml import dump, label_float, number  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -176,7 +176,7 @@ def slo_ratio(slo, window):
         errors = _sum(by, _rates([e for e, _ in slo.events], window))
         total = _sum(by, _rates([t for _, t in slo.events], window))
         return ratio_expr(errors, total)
-    le = number(slo.threshold)
+    le = label_float(slo.threshold)
     total = _sum(by, _rates([h.count() for h in slo.latency], window))
     good = _sum(by, _rates([h.bucket(le) for h in slo.latency], window))
     return f"(\n  {total}\n  -\n  {good}\n)\n/\n({total} > 0)\n"

@@ -413,10 +413,10 @@ def postgres():
         Row("Availability and connections"),
         stat("Up", [target(f"pg_up{{{pg}}}", "{{instance_name}}")], "short", thresholds=higher_is_better(1),
              mappings=[{"type": "value", "options": {"0": {"text": "DOWN"}, "1": {"text": "UP"}}}], width=4),
-        # pg_stat_activity_count has no series while only the exporter is connected: show 0.
+        # pg_stat_activity_count has a zero series per database and state, so the sum exists
+        # even while only the exporter is connected.
         stat("Connections used", [target(
-            f"(\n  sum by (instance_name) (pg_stat_activity_count{{{pg}}})\n"
-            f"  or 0 * max by (instance_name) (pg_settings_max_connections{{{pg}}})\n)\n"
+            f"sum by (instance_name) (pg_stat_activity_count{{{pg}}})\n"
             f"/\nmax by (instance_name) (pg_settings_max_connections{{{pg}}})",
             "{{instance_name}}")], "percentunit", thresholds=lower_is_better(0.7, 0.8), width=4),
         stat("Mean query time", [target(f"pg_stat_statements_mean_exec_seconds{{{pg}}}", "{{instance_name}}")], "s",
@@ -498,16 +498,46 @@ def postgres():
             f"sum by (relname) (increase({either('pg_stat_user_tables_autovacuum_count', lic)}[$__rate_interval]))", "{{relname}}")],
             "short", minimum=0),
         Row("Checkpoints and WAL"),
+        # The exporter keeps the checkpoint names of PostgreSQL 13-16 on 17+ (pg_stat_checkpointer),
+        # so these work on every version.
         timeseries("Checkpoints", [
-            # PostgreSQL 17 moved the checkpoint counters from pg_stat_bgwriter to pg_stat_checkpointer.
-            target(f"sum(rate(pg_stat_bgwriter_checkpoints_timed_total{{{pg}}}[$__rate_interval])\n"
-                   f"  or rate(pg_stat_checkpointer_num_timed_total{{{pg}}}[$__rate_interval]))", "timed"),
-            target(f"sum(rate(pg_stat_bgwriter_checkpoints_req_total{{{pg}}}[$__rate_interval])\n"
-                   f"  or rate(pg_stat_checkpointer_num_requested_total{{{pg}}}[$__rate_interval]))", "requested"),
+            target(f"sum(rate(pg_stat_bgwriter_checkpoints_timed_total{{{pg}}}[$__rate_interval]))", "timed"),
+            target(f"sum(rate(pg_stat_bgwriter_checkpoints_req_total{{{pg}}}[$__rate_interval]))", "requested"),
+        ], "ops", minimum=0),
+        timeseries("Checkpoint write and sync time", [
+            target(f"sum(rate(pg_stat_bgwriter_checkpoint_write_time_total{{{pg}}}[$__rate_interval])) / 1000", "write"),
+            target(f"sum(rate(pg_stat_bgwriter_checkpoint_sync_time_total{{{pg}}}[$__rate_interval])) / 1000", "sync"),
+        ], "percentunit", minimum=0, description="Share of wall-clock time spent writing and syncing checkpoint files."),
+        # Buffers written, by writer: pg_stat_io from 16 (backends' writes left pg_stat_bgwriter in 17).
+        timeseries("Buffers written", [
+            target(f"sum(rate(pg_stat_bgwriter_buffers_checkpoint_total{{{pg}}}[$__rate_interval]))", "checkpointer"),
+            target(f"sum(rate(pg_stat_bgwriter_buffers_clean_total{{{pg}}}[$__rate_interval]))", "background writer"),
+            target(f'sum(rate(pg_stat_io_writes_total{{{pg},object="relation",backend_type!~"checkpointer|background writer"}}[$__rate_interval]))\n'
+                   f"  or sum(rate(pg_stat_bgwriter_buffers_backend_total{{{pg}}}[$__rate_interval]))", "backends"),
         ], "ops", minimum=0),
         timeseries("WAL written", [target(
             f"sum by (instance_name) (rate(pg_stat_wal_bytes_total{{{pg}}}[$__rate_interval]))", "{{instance_name}}")],
             "Bps", minimum=0),
+        # WAL writes and fsyncs: pg_stat_wal before 18, pg_stat_io (object="wal") from 18 on.
+        timeseries("WAL writes and fsyncs", [
+            target(f'sum(rate(pg_stat_io_writes_total{{{pg},object="wal"}}[$__rate_interval]))\n'
+                   f"  or sum(rate(pg_stat_wal_write_total{{{pg}}}[$__rate_interval]))", "writes"),
+            target(f'sum(rate(pg_stat_io_fsyncs_total{{{pg},object="wal"}}[$__rate_interval]))\n'
+                   f"  or sum(rate(pg_stat_wal_sync_total{{{pg}}}[$__rate_interval]))", "fsyncs"),
+        ], "ops", minimum=0),
+        Row("I/O (pg_stat_io, PostgreSQL 16+)"),
+        timeseries("Bytes read by backend type", [target(
+            f"sum by (backend_type) (rate(pg_stat_io_read_bytes_total{{{pg}}}[$__rate_interval]))", "{{backend_type}}")],
+            "Bps", minimum=0, description="From pg_stat_io (the io collector, PostgreSQL 16 and later)."),
+        timeseries("Bytes written and extended by backend type", [
+            target(f"sum by (backend_type) (rate(pg_stat_io_write_bytes_total{{{pg}}}[$__rate_interval]))", "write {{backend_type}}"),
+            target(f"sum by (backend_type) (rate(pg_stat_io_extend_bytes_total{{{pg}}}[$__rate_interval]))", "extend {{backend_type}}"),
+        ], "Bps", minimum=0),
+        timeseries("Time in I/O by backend type", [
+            target(f"sum by (backend_type) (rate(pg_stat_io_read_time_seconds_total{{{pg}}}[$__rate_interval]))", "read {{backend_type}}"),
+            target(f"sum by (backend_type) (rate(pg_stat_io_write_time_seconds_total{{{pg}}}[$__rate_interval]))", "write {{backend_type}}"),
+            target(f"sum by (backend_type) (rate(pg_stat_io_fsync_time_seconds_total{{{pg}}}[$__rate_interval]))", "fsync {{backend_type}}"),
+        ], "percentunit", minimum=0, description="Share of wall-clock time in reads, writes and fsyncs (needs track_io_timing)."),
     ]
     return dashboard("mitra-postgres", "Agent Mitra PostgreSQL",
                      "Connections, transactions, cache, locks, top queries, mean query time vs 500 ms, lic_schema "

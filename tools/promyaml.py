@@ -42,3 +42,30 @@ def number(value):
     if rounded == int(rounded):
         return str(int(rounded))
     return repr(rounded)
+
+
+def label_float(value):
+    """A histogram bound as a `le` (or summary `quantile`) label value, in the form Prometheus 3
+    stores at ingestion and the exporter exposes: Go's shortest %g, plus ".0" when the result
+    has neither a point nor an exponent (1 -> "1.0", 0.5 -> "0.5", 1e6 -> "1e+06")."""
+    value = float(value)
+    if value != value:
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "+Inf" if value > 0 else "-Inf"
+    if value == 0:
+        return "0.0"
+    mantissa, _, exponent = repr(abs(value)).partition("e")
+    integer, _, fraction = mantissa.partition(".")
+    digits = (integer + fraction).lstrip("0")
+    point = len(integer) + int(exponent or 0) - (len(integer + fraction) - len(digits))
+    digits = digits.rstrip("0")
+    sign = "-" if value < 0 else ""
+    if point - 1 < -4 or point - 1 >= 6:
+        head = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{sign}{head}e{'-' if point - 1 < 0 else '+'}{abs(point - 1):02d}"
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return f"{sign}{digits}{'0' * (point - len(digits))}.0"
+    return f"{sign}{digits[:point]}.{digits[point:]}"

@@ -75,6 +75,9 @@ public enum IPVersionPreference: String, Sendable, Hashable, CaseIterable {
 public struct HTTPClientConfig: Sendable, Hashable {
     public var tls = TLSClientConfig()
     public var followRedirects = true
+    /// Redirects to another scheme, host or port are followed only when this is set, and
+    /// then without the request's headers, body and client certificate.
+    public var crossHostRedirects = false
     public var maxRedirects = 10
     public var ipVersion = IPVersionPreference.any
     public var proxy: String?
@@ -82,7 +85,7 @@ public struct HTTPClientConfig: Sendable, Hashable {
     public var maxBodyBytes = 1 << 20
     public init() {}
 
-    static let keys = ["tls", "follow_redirects", "max_redirects", "ip_version", "proxy", "max_body_size"]
+    static let keys = ["tls", "follow_redirects", "cross_host_redirects", "max_redirects", "ip_version", "proxy", "max_body_size"]
 
     static func decode(_ object: ConfigObject) -> HTTPClientConfig {
         var client = HTTPClientConfig()
@@ -98,6 +101,7 @@ public struct HTTPClientConfig: Sendable, Hashable {
             tls.finish()
         }
         client.followRedirects = object.value("follow_redirects")?.bool() ?? true
+        client.crossHostRedirects = object.value("cross_host_redirects")?.bool() ?? false
         client.maxRedirects = object.value("max_redirects")?.int(in: 0...50) ?? 10
         if let value = object.value("ip_version"), let text = value.string() {
             if let preference = IPVersionPreference(rawValue: text) {
@@ -341,7 +345,7 @@ public struct CheckConfig: Sendable, Hashable {
 
     static func decode(_ value: ConfigValue, defaults: SamplingDefaults) -> CheckConfig? {
         guard let object = value.object() else { return nil }
-        let name = object.required("name")?.nonEmptyString()
+        let name = object.required("name")?.exportedNonEmptyString()
         let schedule = Schedule.decode(object, defaults: defaults)
         let request = HTTPRequestConfig.decode(object)
         let client = HTTPClientConfig.decode(object)
@@ -384,7 +388,7 @@ public struct ScenarioConfig: Sendable, Hashable {
 
     static func decode(_ value: ConfigValue, defaults: SamplingDefaults) -> ScenarioConfig? {
         guard let object = value.object() else { return nil }
-        let name = object.required("name")?.nonEmptyString()
+        let name = object.required("name")?.exportedNonEmptyString()
         let schedule = Schedule.decode(object, defaults: defaults)
         let labels = LabelsDecoder.decode(object.value("labels"), reserved: CheckConfig.reservedLabels)
         let client = HTTPClientConfig.decode(object)
@@ -410,7 +414,7 @@ public struct ScenarioConfig: Sendable, Hashable {
             var stepNames: Set<String> = []
             for item in items {
                 guard let stepObject = item.object() else { continue }
-                let stepName = stepObject.required("name")?.nonEmptyString()
+                let stepName = stepObject.required("name")?.exportedNonEmptyString()
                 if let stepName {
                     if stepNames.contains(stepName) {
                         stepObject.value("name")?.error("duplicate step name \"\(stepName)\"")

@@ -73,7 +73,7 @@ public enum ConfigLoader {
         if let root = try YAMLLoader.compose(text, file: file) {
             decode(ConfigValue(node: root, path: "", context: context), into: &config)
         }
-        config.redactor = Redactor(secrets: context.secrets)
+        config.redactor = Redactor(secrets: context.secrets, sensitiveNames: config.redactor.sensitiveNames)
         if !context.errors.isEmpty {
             // Quoted values in messages could carry an expanded secret: redact them too.
             throw ConfigErrors(context.errors.map { error in
@@ -107,6 +107,11 @@ public enum ConfigLoader {
         if let items = object.value("postgres")?.list() {
             config.postgres = items.compactMap { PostgresInstanceConfig.decode($0, defaults: defaults) }
             items.reportDuplicateNames(kind: "postgres instance")
+        }
+        // `redact_names: [X-Signature, ssn]`: header and JSON field names whose values traces
+        // hide, in addition to the built-in patterns (matched whole, ignoring case).
+        if let names = object.value("redact_names")?.stringList() {
+            config.redactor = Redactor(sensitiveNames: names)
         }
         if let services = object.value("services") {
             ServicesDecoder.decode(services, root: root.node, into: &config)
@@ -171,7 +176,7 @@ public enum LabelsDecoder {
                 item.error("label \"\(key)\" is set by the exporter and cannot be overridden")
                 continue
             }
-            if let text = item.string() { labels.append(ConfigLabel(name: key, value: text)) }
+            if let text = item.exportedString() { labels.append(ConfigLabel(name: key, value: text)) }
         }
         object.finish()
         return labels

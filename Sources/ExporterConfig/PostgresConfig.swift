@@ -1,7 +1,7 @@
 /// `postgres:` — PostgreSQL instances and their collectors.
 
 public enum PostgresCollectorKind: String, Sendable, Hashable, CaseIterable {
-    case database, activity, locks, statements, tables, replication, bgwriter, wal
+    case database, activity, locks, statements, tables, replication, bgwriter, wal, io, settings
 }
 
 /// One `key: value` of the `params:` form of a connection (libpq keywords).
@@ -23,6 +23,9 @@ public struct PostgresStatementsOptions: Sendable, Hashable {
     /// default: query text can reveal schema and literals.
     public var queryText: Bool = false
     public var queryTextLength: Int = 120
+    /// How long a statement that left the top K keeps its own series (its counters frozen)
+    /// before they are dropped, so `rate()` has no gaps while it drops in and out.
+    public var hold: Duration = .seconds(900)
     public init() {}
 }
 
@@ -98,16 +101,16 @@ public struct PostgresInstanceConfig: Sendable, Hashable {
         return secrets
     }
 
-    public static let defaultCollectors: [PostgresCollectorKind] = [.database, .activity, .locks, .replication, .bgwriter, .wal]
+    public static let defaultCollectors: [PostgresCollectorKind] = [.database, .activity, .locks, .replication, .bgwriter, .wal, .settings]
 
     static let reservedLabels: Set<String> = [
         "instance_name", "collector", "datname", "datid", "user", "queryid", "schemaname", "relname",
-        "state", "mode", "wait_event_type", "application_name", "client_addr", "query",
+        "state", "mode", "wait_event_type", "application_name", "client_addr", "query", "backend_type", "object", "context",
     ]
 
     static func decode(_ value: ConfigValue, defaults: SamplingDefaults) -> PostgresInstanceConfig? {
         guard let object = value.object() else { return nil }
-        let name = object.required("name")?.nonEmptyString()
+        let name = object.required("name")?.exportedNonEmptyString()
         var dsn: String?
         var parameters: [PostgresConnectionParameter] = []
         let dsnValue = object.value("dsn")
@@ -169,6 +172,15 @@ public struct PostgresInstanceConfig: Sendable, Hashable {
             if let top = options.value("top")?.int(in: 1...10_000) { statements.top = top }
             if let on = options.value("query_text")?.bool() { statements.queryText = on }
             if let length = options.value("query_text_length")?.int(in: 16...4096) { statements.queryTextLength = length }
+            if let item = options.value("hold"), let hold = item.positiveDuration() {
+                if hold < schedule.interval {
+                    item.error("must be at least the interval \(DurationParser.format(schedule.interval)) (one run), or statements leaving the top K lose their series at once")
+                } else if hold > .seconds(86_400) {
+                    item.error("must be at most 24h: held series count against the series budget")
+                } else {
+                    statements.hold = hold
+                }
+            }
             options.finish()
         }
         var tables = PostgresTablesOptions()

@@ -97,7 +97,7 @@ extension SQLQueryConfig {
 
     static func decode(_ value: ConfigValue, reservedLabels: Set<String>) -> SQLQueryConfig? {
         guard let object = value.object() else { return nil }
-        let name = object.required("name")?.nonEmptyString()
+        let name = object.required("name")?.exportedNonEmptyString()
         let sqlValue = object.required("sql")
         let sql = sqlValue?.nonEmptyString()
         var mode = Mode.gauge
@@ -110,8 +110,8 @@ extension SQLQueryConfig {
         }
         var key: Key?
         if let keyValue = object.value("key"), let keyObject = keyValue.object() {
-            let table = keyObject.required("table")?.nonEmptyString()
-            let column = keyObject.required("column")?.nonEmptyString()
+            let table = keyObject.required("table")?.identifier(maxParts: 2, "a table name, optionally schema-qualified (lic_schema.auth_events)")
+            let column = keyObject.required("column")?.identifier(maxParts: 1, "a column name (event_id)")
             keyObject.finish()
             if let table, let column { key = Key(table: table, column: column) }
         }
@@ -153,9 +153,9 @@ extension SQLMetricConfig {
     static func decode(_ value: ConfigValue, reservedLabels: Set<String>) -> SQLMetricConfig? {
         guard let object = value.object() else { return nil }
         let nameValue = object.required("name")
-        let name = nameValue?.nonEmptyString()
+        let name = nameValue?.exportedNonEmptyString()
         if let name, !SQLQueryConfig.isValidMetricName(name) { nameValue?.error("\"\(name)\" is not a valid metric name") }
-        let help = object.value("help")?.string() ?? ""
+        let help = object.value("help")?.exportedString() ?? ""
         var kind: Kind?
         if let typeValue = object.required("type"), let text = typeValue.string() {
             kind = Kind(rawValue: text)

@@ -88,22 +88,67 @@ public struct SecretResolver: Sendable {
 /// Replaces known secret values (and the password part of connection strings) with `<secret>`.
 /// Used on every error message, log line and page that could carry config-derived text.
 public struct Redactor: Sendable, Hashable {
+    /// Every form in which a secret may appear: the value itself and the encodings the
+    /// exporter produces from it (JSON-escaped in bodies, percent-encoded in URLs and
+    /// forms, base64 as in basic auth). Longest first.
     public private(set) var secrets: [String]
+    /// The values as resolved or extracted, before encoding.
+    private var plainSecrets: [String]
+    /// Header and JSON field names (lowercased) redacted in traces in addition to the
+    /// built-in patterns: `redact_names:` in the config.
+    public private(set) var sensitiveNames: Set<String>
 
     /// Values shorter than this are not searched for: a one- or two-character "secret"
     /// would blank out ordinary words and cannot be told apart from them.
     public static let minimumSecretLength = 4
 
-    public init(secrets: some Sequence<String> = []) {
+    public init(secrets: some Sequence<String> = [], sensitiveNames: some Sequence<String> = []) {
+        let plain = Array(Set(secrets.filter { $0.count >= Self.minimumSecretLength }))
+        plainSecrets = plain.sorted()
         // Longest first, so a secret that contains another is replaced whole.
-        self.secrets = Array(Set(secrets.filter { $0.count >= Self.minimumSecretLength })).sorted { $0.count > $1.count }
+        self.secrets = Array(Set(plain.flatMap(Self.encodings))).sorted { $0.count > $1.count || ($0.count == $1.count && $0 < $1) }
+        self.sensitiveNames = Set(sensitiveNames.map { $0.lowercased() })
     }
 
     public static let placeholder = "<secret>"
 
     public func adding(_ more: some Sequence<String>) -> Redactor {
-        Redactor(secrets: secrets + Array(more))
+        Redactor(secrets: plainSecrets + Array(more), sensitiveNames: sensitiveNames)
     }
+
+    /// The value and how it looks JSON-escaped, percent-encoded (RFC 3986 and form style)
+    /// and base64-encoded (standard and URL alphabet, with and without padding).
+    static func encodings(of secret: String) -> [String] {
+        var forms = [secret, JSONText.escape(secret)]
+        var unreserved = CharacterSet.alphanumerics
+        unreserved.insert(charactersIn: "-._~")
+        if let percent = secret.addingPercentEncoding(withAllowedCharacters: unreserved) {
+            forms.append(percent)
+            forms.append(percent.replacingOccurrences(of: "%20", with: "+"))
+            forms.append(Self.lowercasingPercentEscapes(percent))
+        }
+        let base64 = Data(secret.utf8).base64EncodedString()
+        let unpadded = String(base64.prefix { $0 != "=" })
+        forms += [base64, unpadded,
+                  unpadded.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")]
+        return forms.filter { $0.count >= minimumSecretLength }
+    }
+
+    private static func lowercasingPercentEscapes(_ text: String) -> String {
+        var output = ""
+        var remaining = 0
+        for character in text {
+            if character == "%" { remaining = 2; output.append(character); continue }
+            output += remaining > 0 ? character.lowercased() : String(character)
+            remaining = max(0, remaining - 1)
+        }
+        return output
+    }
+
+    /// Runs of base64 characters long enough to hide a secret with something around it
+    /// (`Basic dXNlcjpwYXNzd29yZA==` holds `user:password`, whose encoding does not contain
+    /// the password's own encoding).
+    private static let base64Run = try! NSRegularExpression(pattern: "[A-Za-z0-9+/_-]{8,}={0,2}")
 
     public func redact(_ text: String) -> String {
         var result = text
@@ -122,7 +167,26 @@ public struct Redactor: Sendable, Hashable {
             }
             result = output
         }
+        if !plainSecrets.isEmpty { result = redactEncodedCombinations(result) }
         return Redactor.redactConnectionPasswords(result)
+    }
+
+    /// Replaces base64 runs whose decoded text contains a secret.
+    private func redactEncodedCombinations(_ text: String) -> String {
+        let matches = Self.base64Run.matches(in: text, range: NSRange(text.startIndex..., in: text))
+        guard !matches.isEmpty else { return text }
+        var output = text
+        for match in matches.reversed() {
+            guard let range = Range(match.range, in: output) else { continue }
+            var run = output[range].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+            while run.count % 4 != 0 { run += "=" }
+            guard let data = Data(base64Encoded: run) else { continue }
+            let decoded = String(decoding: data, as: UTF8.self)
+            if plainSecrets.contains(where: { decoded.contains($0) }) {
+                output.replaceSubrange(range, with: Redactor.placeholder)
+            }
+        }
+        return output
     }
 
     /// Redacts `password=...` (key/value DSNs, libpq messages) and `scheme://user:pass@`

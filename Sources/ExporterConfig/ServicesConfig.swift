@@ -64,7 +64,7 @@ enum ServicesDecoder {
         var owner: [String: String] = [:]   // "check/x" -> service
         for item in items {
             guard let object = item.object() else { continue }
-            guard let name = object.required("name")?.nonEmptyString() else {
+            guard let name = object.required("name")?.exportedNonEmptyString() else {
                 _ = ["checks", "scenarios", "postgres", "queries", "depends_on"].map { object.value($0) }
                 object.finish()
                 continue
@@ -81,7 +81,7 @@ enum ServicesDecoder {
                                       hint: " (write instance/query)")
             if let list = object.value("depends_on")?.list() {
                 for entry in list {
-                    guard let dependency = entry.nonEmptyString() else { continue }
+                    guard let dependency = entry.exportedNonEmptyString() else { continue }
                     service.dependsOn.append(dependency)
                     dependencyNodes[name, default: []].append((dependency, entry))
                 }
@@ -113,7 +113,7 @@ enum ServicesDecoder {
         guard let list = object.value(key)?.list() else { return [] }
         var names: [String] = []
         for entry in list {
-            guard let name = entry.nonEmptyString() else { continue }
+            guard let name = entry.exportedNonEmptyString() else { continue }
             guard known.contains(name) else {
                 // The hint is for a bare query name; a wrong `instance/query` gets the suggestion.
                 entry.error("unknown \(kind) \"\(name)\"\(suggestion(name, in: known))\(name.contains("/") ? "" : hint)")

@@ -2,6 +2,7 @@ public import ExporterConfig
 public import Exposition
 import LogFormats
 public import Logging
+public import NIOCore
 public import Sampling
 import Synchronization
 
@@ -31,6 +32,7 @@ public final class ExporterRuntime: Sendable {
     }
 
     private let state: Mutex<State>
+    private let compressedSamples = Mutex<(format: ExpositionFormat, generation: UInt64, part: GzipSplice.Part)?>(nil)
 
     public init(config: Configuration, configPath: String, factory: any SamplerFactory, store: SnapshotStore = SnapshotStore(),
                 resolver: SecretResolver = SecretResolver(), shard: Shard? = nil, logger: Logger,
@@ -58,12 +60,22 @@ public final class ExporterRuntime: Sendable {
         state.withLock { $0.running[id]?.sampler }
     }
 
+    /// The web config re-read with the config on reload (`--web.config.file`).
+    private let webConfig = Mutex<WebConfigState?>(nil)
+
+    /// From now on, a reload re-reads this web config too. A reload applies both files or neither.
+    public func reloadsWebConfig(_ webState: WebConfigState) {
+        webConfig.withLock { $0 = webState }
+    }
+
     /// Re-reads the config file. On error the running configuration stays in place, the
     /// errors are logged, and `mitra_exporter_config_last_reload_successful` turns 0.
     @discardableResult
     public func reload() -> Result<Configuration, ConfigErrors> {
         do {
+            let applyWebConfig = try webConfig.withLock { $0 }?.prepareReload()
             let config = try ConfigLoader.load(path: configPath, resolver: resolver)
+            applyWebConfig?()
             apply(config)
             let now = store.clock.now()
             state.withLock { $0.reload = .init(successful: true, lastSuccessTimestamp: now) }
@@ -106,17 +118,39 @@ public final class ExporterRuntime: Sendable {
     /// (shared with the cache, not copied), then the OpenMetrics end marker. The server
     /// writes them straight into the response buffer, so a scrape copies the body once.
     public func metricsBodyParts(format: ExpositionFormat) -> [String] {
+        var parts = [selfMetrics(format: format), store.renderedSamples(format: format)]
+        if format == .openMetrics { parts.append(Renderer.eofMarker) }
+        return parts
+    }
+
+    /// The same body gzip-compressed. The samples part is compressed once per publish and
+    /// kept; a scrape compresses only the exporter's own metrics and joins the two
+    /// (`GzipSplice`), so a gzip scrape costs about what a plain one does.
+    public func gzipMetricsBody(format: ExpositionFormat) throws -> ByteBuffer {
+        let head = try GzipSplice.deflate(selfMetrics(format: format), final: false, level: 6, windowBits: 12, memLevel: 5)
+        let (generation, samples) = store.renderedSamplesAndGeneration(format: format)
+        let cached = compressedSamples.withLock { cache -> GzipSplice.Part? in
+            // Like the rendered body, one entry: a stale one is released before the new one is built.
+            if cache?.generation != generation || cache?.format != format { cache = nil }
+            return cache?.part
+        }
+        if let cached { return GzipSplice.member(head: head, tail: cached) }
+        let tail = try GzipSplice.deflate(format == .openMetrics ? samples + Renderer.eofMarker : samples, final: true, level: 6)
+        compressedSamples.withLock { $0 = (format, generation, tail) }
+        return GzipSplice.member(head: head, tail: tail)
+    }
+
+    /// The exporter's own families; counts the scrape.
+    private func selfMetrics(format: ExpositionFormat) -> String {
         let (reload, scrapes, config) = state.withLock { state -> (SelfMetrics.ReloadState, UInt64, Configuration) in
             state.scrapes &+= 1
             return (state.reload, state.scrapes, state.config)
         }
-        var selfMetrics = ""
+        var text = ""
         Renderer.render(SelfMetrics.families(reload: reload, scrapes: scrapes, droppedLogLines: LogLineDrops.total, process: processStats.read())
                             + ServiceMetrics.families(config),
-                        format: format, into: &selfMetrics)
-        var parts = [selfMetrics, store.renderedSamples(format: format)]
-        if format == .openMetrics { parts.append(Renderer.eofMarker) }
-        return parts
+                        format: format, into: &text)
+        return text
     }
 
     /// The whole `/metrics` body as one string (tests).

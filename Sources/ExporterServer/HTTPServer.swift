@@ -1,4 +1,3 @@
-import CompressNIO
 public import ExporterConfig
 import Exposition
 import Foundation
@@ -46,29 +45,54 @@ public enum ServerSetupError: Error, CustomStringConvertible {
     }
 }
 
+/// What the HTTP server exposes beyond the read-only endpoints. The defaults are the safe
+/// ones: anyone who can reach the port may read metrics, but not change the exporter's state.
+public struct ServerOptions: Sendable {
+    /// `--web.enable-lifecycle`: whether `POST /-/reload` works. Off by default, as in
+    /// Prometheus: a reload re-reads secrets and restarts every sampler, which nobody on the
+    /// network should be able to trigger. SIGHUP always reloads.
+    public var enableLifecycle: Bool
+    /// `--web.disable-trace` turns this off: `/trace` shows requests and (redacted) bodies.
+    public var enableTrace: Bool
+    public var limits: ConnectionLimits
+
+    public init(enableLifecycle: Bool = false, enableTrace: Bool = true, limits: ConnectionLimits = ConnectionLimits()) {
+        self.enableLifecycle = enableLifecycle
+        self.enableTrace = enableTrace
+        self.limits = limits
+    }
+}
+
 public enum ExporterHTTPServer {
     public static let metricsPath = "/metrics"
 
+    static let lifecycleDisabledMessage = "The lifecycle API is disabled: start the exporter with --web.enable-lifecycle to allow POST /-/reload, or send it SIGHUP\n"
+    static let traceDisabledMessage = "Traces are disabled (--web.disable-trace)\n"
+
     /// The router with every endpoint, behind basic auth and the configured response headers.
-    public static func makeRouter(runtime: ExporterRuntime, webConfig: WebConfig, logger: Logger) -> Router<BasicRequestContext> {
+    public static func makeRouter(runtime: ExporterRuntime, webConfig: WebConfig, options: ServerOptions = ServerOptions(),
+                                  logger: Logger) -> Router<BasicRequestContext> {
+        makeRouter(runtime: runtime, webState: WebConfigState(config: webConfig), options: options, logger: logger)
+    }
+
+    /// The router reading basic auth users and response headers from `webState` on every
+    /// request, so a reload of the web config takes effect at once.
+    public static func makeRouter(runtime: ExporterRuntime, webState: WebConfigState, options: ServerOptions = ServerOptions(),
+                                  logger: Logger) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
-        if !webConfig.headers.isEmpty { router.add(middleware: ResponseHeadersMiddleware(headers: webConfig.headers)) }
-        let authenticator = BasicAuthenticator(users: webConfig.basicAuthUsers)
-        if authenticator.isEnabled { router.add(middleware: BasicAuthMiddleware(authenticator: authenticator)) }
+        router.add(middleware: ResponseHeadersMiddleware(webState: webState))
+        router.add(middleware: BasicAuthMiddleware(webState: webState))
 
         router.get(RouterPath(stringLiteral: metricsPath)) { request, _ -> Response in
             let format = ExpositionFormat.negotiate(accept: request.headers[.accept])
+            var headers: HTTPFields = [.contentType: format.contentType, .vary: "Accept, Accept-Encoding"]
+            if acceptsGzip(request.headers[.acceptEncoding]), let compressed = try? runtime.gzipMetricsBody(format: format) {
+                headers[.contentEncoding] = "gzip"
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: compressed))
+            }
             let parts = runtime.metricsBodyParts(format: format)
             var buffer = ByteBufferAllocator().buffer(capacity: parts.reduce(0) { $0 + $1.utf8.count })
             for part in parts { buffer.writeString(part) }
-            var headers: HTTPFields = [.contentType: format.contentType]
-            if acceptsGzip(request.headers[.acceptEncoding]) {
-                if let compressed = try? buffer.compress(with: .gzip()) {
-                    buffer = compressed
-                    headers[.contentEncoding] = "gzip"
-                }
-            }
-            headers[.vary] = "Accept, Accept-Encoding"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: buffer))
         }
         router.get("/-/healthy") { _, _ in text(.ok, "Healthy\n") }
@@ -76,6 +100,7 @@ public enum ExporterHTTPServer {
             runtime.isReady ? text(.ok, "Ready\n") : text(.serviceUnavailable, "Not ready: waiting for the first run of every collector\n")
         }
         router.post("/-/reload") { _, _ in
+            guard options.enableLifecycle else { return text(.forbidden, lifecycleDisabledMessage) }
             switch runtime.reload() {
             case .success: return text(.ok, "Configuration reloaded\n")
             case .failure(let errors):
@@ -88,11 +113,12 @@ public enum ExporterHTTPServer {
             return response
         }
         router.get("/") { _, _ in
-            let traceIDs = Set(runtime.runningSamplers.filter { $0 is any TraceReporting }.map(\.id))
+            let traceIDs = options.enableTrace ? Set(runtime.runningSamplers.filter { $0 is any TraceReporting }.map(\.id)) : []
             let page = StatusPage.render(runtime: runtime, now: runtime.store.clock.now(), traceIDs: traceIDs)
             return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: page)))
         }
         router.get("/trace") { request, _ in
+            guard options.enableTrace else { return text(.forbidden, traceDisabledMessage) }
             guard let id = request.uri.queryParameters.get("id") else { return text(.badRequest, "missing ?id=<sampler id>\n") }
             guard let reporter = runtime.sampler(id: id) as? any TraceReporting else {
                 return text(.notFound, "no HTTP check or scenario with id \(runtime.redactor.redact(id))\n")
@@ -149,25 +175,39 @@ public enum ExporterHTTPServer {
 
     /// The Hummingbird application serving the exporter, plain or TLS per the web config.
     public static func makeApplication(
-        runtime: ExporterRuntime, address: ListenAddress, webConfig: WebConfig, logger: Logger,
+        runtime: ExporterRuntime, address: ListenAddress, webState: WebConfigState, options: ServerOptions = ServerOptions(), logger: Logger,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
-        let router = makeRouter(runtime: runtime, webConfig: webConfig, logger: logger)
+        let router = makeRouter(runtime: runtime, webState: webState, options: options, logger: logger)
+        let webConfig = webState.current.config
         let configuration = ApplicationConfiguration(address: .hostname(address.host, port: address.port), serverName: nil)
+        let limiter = ConnectionLimiter(maxConnections: options.limits.maxConnections)
+        let headerBytes = options.limits.maxHeaderBytes
+        let http1 = HTTPServerBuilder.http1(configuration: .init(
+            additionalChannelHandlers: [ConnectionLimitHandler(limiter: limiter)],
+            idleTimeout: .nanoseconds(Int64(options.limits.idleTimeout.components.seconds) * 1_000_000_000
+                + options.limits.idleTimeout.components.attoseconds / 1_000_000_000),
+            httpDecoderConfiguration: .init(maxHeaderFieldSize: headerBytes, maxHeaderListSize: headerBytes, maxHeaderFieldCount: 100)))
         let server: HTTPServerBuilder = if let tls = webConfig.tls {
-            try .tls(.http1(), tlsConfiguration: tlsConfiguration(tls))
+            try .tls(http1, tlsConfiguration: {
+                var configuration = try tlsConfiguration(tls)
+                // Each handshake takes the certificate in effect (re-read on reload).
+                configuration.sslContextCallback = webState.contextCallback
+                return configuration
+            }())
         } else {
-            .http1()
+            http1
         }
         return Application(router: router, server: server, configuration: configuration, onServerRunning: onServerRunning, logger: logger)
     }
 }
 
 struct BasicAuthMiddleware<Context: RequestContext>: RouterMiddleware {
-    let authenticator: BasicAuthenticator
+    let webState: WebConfigState
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard authenticator.authenticate(request.headers.basic) else {
+        let authenticator = webState.current.authenticator
+        guard !authenticator.isEnabled || authenticator.authenticate(request.headers.basic) else {
             var response = ExporterHTTPServer.text(.unauthorized, "Unauthorized\n")
             response.headers[.wwwAuthenticate] = "Basic realm=\"mitra-exporter\""
             return response
@@ -177,11 +217,11 @@ struct BasicAuthMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 struct ResponseHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
-    let headers: [ConfigLabel]
+    let webState: WebConfigState
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)
-        for header in headers {
+        for header in webState.current.config.headers {
             if let name = HTTPField.Name(header.name) { response.headers[name] = header.value }
         }
         return response

@@ -124,7 +124,7 @@ public enum Renderer {
             writeSample(name, series.labels, nil, value, into: &output)
         case .histogram(let histogram):
             for bucket in histogram.buckets where bucket.upperBound.isFinite {
-                writeSample(name + "_bucket", series.labels, Label("le", formatNumber(bucket.upperBound)),
+                writeSample(name + "_bucket", series.labels, Label("le", formatLabelFloat(bucket.upperBound)),
                             Double(bucket.count), into: &output)
             }
             writeSample(name + "_bucket", series.labels, Label("le", "+Inf"), Double(histogram.count), into: &output)
@@ -164,6 +164,61 @@ public enum Renderer {
         if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
         if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
         return "\(value)"
+    }
+
+    /// A float label value (`le` of a histogram bucket, `quantile` of a summary) in the form
+    /// Prometheus 3 stores: it rewrites these labels at ingestion with Go's shortest `%g`
+    /// plus ".0" when neither a "." nor an exponent is present (`1` is stored as `1.0`,
+    /// `1e6` as `1e+06`). Exposing that form means a selector such as `le="1.0"` matches on
+    /// Prometheus 2 and 3 alike.
+    public static func formatLabelFloat(_ value: Double) -> String {
+        if value.isNaN { return "NaN" }
+        if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
+        if value == 0 { return "0.0" }
+        let (negative, digits, pointPosition) = shortestDecimal(value)
+        // Go's 'g' with the shortest precision uses the exponent form when the decimal
+        // exponent is below -4 or at least 6.
+        let exponent = pointPosition - 1
+        var text = negative ? "-" : ""
+        if exponent < -4 || exponent >= 6 {
+            text += String(digits.first!)
+            if digits.count > 1 { text += "." + digits.dropFirst() }
+            text += exponent < 0 ? "e-" : "e+"
+            let magnitude = String(abs(exponent))
+            text += magnitude.count < 2 ? "0" + magnitude : magnitude
+            return text
+        }
+        if pointPosition <= 0 {
+            text += "0." + String(repeating: "0", count: -pointPosition) + digits
+        } else if pointPosition >= digits.count {
+            text += digits + String(repeating: "0", count: pointPosition - digits.count) + ".0"
+        } else {
+            text += digits.prefix(pointPosition) + "." + digits.dropFirst(pointPosition)
+        }
+        return text
+    }
+
+    /// The shortest digits that round-trip `value` (as Swift's `description` prints them,
+    /// without leading or trailing zeros) and where the decimal point goes:
+    /// `value = 0.d1d2… × 10^pointPosition`.
+    private static func shortestDecimal(_ value: Double) -> (negative: Bool, digits: String, pointPosition: Int) {
+        var text = Substring(abs(value).description)
+        var exponent = 0
+        if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+            exponent = Int(text[text.index(after: e)...]) ?? 0
+            text = text[..<e]
+        }
+        let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        let integer = parts[0]
+        let fraction = parts.count > 1 ? parts[1] : ""
+        var digits = Substring(integer + fraction)
+        var pointPosition = integer.count + exponent
+        while digits.first == "0" {
+            digits = digits.dropFirst()
+            pointPosition -= 1
+        }
+        while digits.last == "0" { digits = digits.dropLast() }
+        return (value < 0, String(digits), pointPosition)
     }
 
     // Both escapers walk Unicode scalars: as Characters, "\r\n" is one grapheme that never

@@ -15,16 +15,45 @@ struct CompiledExpectations: Sendable {
             regex = (try? NSRegularExpression(pattern: source)) ?? (try! NSRegularExpression(pattern: "(?!)"))
         }
 
-        func matches(_ text: String) -> Bool {
-            regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+        /// The first match, searched until `deadline`: a pattern that backtracks
+        /// catastrophically on a large body (`(a+)+$`) is stopped there instead of holding a
+        /// thread for minutes. ICU reports progress while it works, and the search stops at the
+        /// first report after the deadline.
+        func firstMatch(in text: String, deadline: ContinuousClock.Instant) throws(RegexTimedOut) -> NSTextCheckingResult? {
+            var found: NSTextCheckingResult?
+            var timedOut = false
+            regex.enumerateMatches(in: text, options: [.reportProgress], range: NSRange(text.startIndex..., in: text)) { match, _, stop in
+                if let match {
+                    found = match
+                    stop.pointee = true
+                } else if ContinuousClock.now > deadline {
+                    timedOut = true
+                    stop.pointee = true
+                }
+            }
+            if found == nil, timedOut { throw RegexTimedOut(pattern: source, length: text.utf8.count) }
+            return found
+        }
+
+        func matches(_ text: String, deadline: ContinuousClock.Instant) throws(RegexTimedOut) -> Bool {
+            try firstMatch(in: text, deadline: deadline) != nil
         }
 
         /// The first capture group, or the whole match when the pattern has none.
-        func firstCapture(in text: String) -> String? {
-            guard let match = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) else { return nil }
+        func firstCapture(in text: String, deadline: ContinuousClock.Instant) throws(RegexTimedOut) -> String? {
+            guard let match = try firstMatch(in: text, deadline: deadline) else { return nil }
             let group = match.numberOfRanges > 1 ? 1 : 0
             guard let range = Range(match.range(at: group), in: text) else { return nil }
             return String(text[range])
+        }
+    }
+
+    struct RegexTimedOut: Error {
+        var pattern: String
+        var length: Int
+
+        var failure: ProbeFailure {
+            ProbeFailure(reason: .body, message: "/\(pattern)/ did not finish on \(length) bytes within the timeout; matching was stopped", dueToRegex: true)
         }
     }
 
@@ -76,8 +105,38 @@ struct CompiledExpectations: Sendable {
 
     /// Checks a response that arrived without a transport error, in a fixed order (status,
     /// headers, body, JSON, extraction, latency), stopping at the first failure. Returns the
-    /// extracted variables on success.
-    func evaluate(_ response: ProbeResponse) -> Result<[(String, String)], ProbeFailure> {
+    /// extracted variables on success; on failure, whatever was extracted before it, because
+    /// those values are secrets (tokens) that the trace and messages must redact even though
+    /// the step failed.
+    /// Regexes stop searching at `deadline` (the step fails with reason `body`).
+    func evaluate(_ response: ProbeResponse, deadline: ContinuousClock.Instant = .now + .seconds(5)) -> Result<[(String, String)], FailureAfterExtraction> {
+        var extracted: [(String, String)] = []
+        let result: Result<Void, ProbeFailure>
+        do {
+            result = try evaluate(response, deadline: deadline, extracting: &extracted)
+        } catch {
+            result = .failure(error.failure)
+        }
+        switch result {
+        case .success: return .success(extracted)
+        case .failure(let failure): return .failure(FailureAfterExtraction(failure: failure, extracted: extracted))
+        }
+    }
+
+    /// Whether evaluating runs a regex (which may take up to the deadline).
+    var usesRegex: Bool {
+        !bodyMatches.isEmpty || !bodyNotMatches.isEmpty || !headers.isEmpty
+            || json.contains { if case .matches = $0.expectation { true } else { false } }
+            || extractions.contains { if case .regex = $0.source { true } else { false } }
+    }
+
+    struct FailureAfterExtraction: Error, Sendable {
+        var failure: ProbeFailure
+        var extracted: [(String, String)]
+    }
+
+    private func evaluate(_ response: ProbeResponse, deadline: ContinuousClock.Instant,
+                          extracting extracted: inout [(String, String)]) throws(RegexTimedOut) -> Result<Void, ProbeFailure> {
         if !statuses.contains(where: { $0.matches(response.status) }) {
             let accepted = statuses.map(\.description).joined(separator: ", ")
             return .failure(ProbeFailure(reason: .status, message: "got \(response.status), expected \(accepted)"))
@@ -86,18 +145,22 @@ struct CompiledExpectations: Sendable {
             guard let value = response.header(name) else {
                 return .failure(ProbeFailure(reason: .body, message: "header \(name) is missing", dueToRegex: true))
             }
-            if !pattern.matches(value) {
+            if try !pattern.matches(value, deadline: deadline) {
                 return .failure(ProbeFailure(reason: .body, message: "header \(name) does not match /\(pattern.source)/", dueToRegex: true))
             }
         }
         let needsText = !bodyMatches.isEmpty || !bodyNotMatches.isEmpty
             || extractions.contains { if case .regex = $0.source { true } else { false } }
         let text = needsText ? response.bodyText : ""
-        for pattern in bodyMatches where !pattern.matches(text) {
-            return .failure(ProbeFailure(reason: .body, message: "body does not match /\(pattern.source)/", dueToRegex: true))
+        for pattern in bodyMatches {
+            if try !pattern.matches(text, deadline: deadline) {
+                return .failure(ProbeFailure(reason: .body, message: "body does not match /\(pattern.source)/", dueToRegex: true))
+            }
         }
-        for pattern in bodyNotMatches where pattern.matches(text) {
-            return .failure(ProbeFailure(reason: .body, message: "body matches /\(pattern.source)/, which it must not", dueToRegex: true))
+        for pattern in bodyNotMatches {
+            if try pattern.matches(text, deadline: deadline) {
+                return .failure(ProbeFailure(reason: .body, message: "body matches /\(pattern.source)/, which it must not", dueToRegex: true))
+            }
         }
         var document: Any?
         if needsJSON {
@@ -125,13 +188,12 @@ struct CompiledExpectations: Sendable {
                 case .matches(let pattern):
                     guard let value else { return .failure(ProbeFailure(reason: .json, message: "\(path) is missing")) }
                     let actual = JSONPath.text(of: value)
-                    if !pattern.matches(actual) {
+                    if try !pattern.matches(actual, deadline: deadline) {
                         return .failure(ProbeFailure(reason: .json, message: "\(path) is \(Self.shown(actual, at: path)), which does not match /\(pattern.source)/"))
                     }
                 }
             }
         }
-        var extracted: [(String, String)] = []
         for (variable, source) in extractions {
             let value: String?
             let origin: String
@@ -143,7 +205,7 @@ struct CompiledExpectations: Sendable {
                 value = response.header(name)
                 origin = "header \(name)"
             case .regex(let pattern):
-                value = pattern.firstCapture(in: text)
+                value = try pattern.firstCapture(in: text, deadline: deadline)
                 origin = "/\(pattern.source)/"
             }
             guard let value, !value.isEmpty else {
@@ -154,7 +216,7 @@ struct CompiledExpectations: Sendable {
         if let maxDuration, response.timings.total > maxDuration {
             return .failure(ProbeFailure(reason: .latency, message: "took \(Self.seconds(response.timings.total)), more than \(Self.seconds(maxDuration))"))
         }
-        return .success(extracted)
+        return .success(())
     }
 
     /// A value for a failure message; values of credential-looking fields (`$.access_token`)

@@ -12,7 +12,7 @@ public enum FailureReason: String, Sendable, Hashable, CaseIterable {
         case .dns: self = .dns
         case .timeout, .cancelled: self = .timeout
         case .tls: self = .tls
-        case .tooManyRedirects: self = .status
+        case .tooManyRedirects, .redirectToOtherHost: self = .status
         case .bodyTooLarge: self = .body
         case .connect, .protocolError, .invalidRequest, .shutdown: self = .connect
         }

@@ -80,11 +80,10 @@ public final class ScenarioSampler: Sampler {
                 return state.withLock { result($0) }
             }
             runs.append(run)
+            // Secret from the moment it is extracted, whatever happens to the step afterwards.
+            extractedValues += run.extracted.map(\.1)
             if !run.succeeded { break }
-            for (name, value) in run.extracted {
-                variables[name] = value
-                extractedValues.append(value)
-            }
+            for (name, value) in run.extracted { variables[name] = value }
         }
         let duration = (clock.now - started).inSeconds
         let failedIndex = runs.firstIndex { !$0.succeeded }

@@ -64,22 +64,62 @@ struct StepRunner: Sendable {
         return output
     }
 
+    /// Headers that carry no credential and may go to another host on a cross-host redirect.
+    static let headersSafeForOtherHosts: Set<String> = ["accept", "accept-language", "accept-encoding", "user-agent", "cache-control"]
+
     func run(engine: HTTPProbeEngine, variables: [String: String], timeout: Duration) async -> StepRun {
         let probeRequest = makeRequest(variables: variables, timeout: timeout)
         let clock = ContinuousClock()
         let started = clock.now
-        let response = await engine.perform(probeRequest)
+        var response = await engine.perform(probeRequest)
+        var followed = 0
+        // The engine stops at a redirect to another origin. Followed only when the check
+        // allows it, and then as a new request that carries no credential: no custom headers
+        // beyond a few harmless ones, no body, no client certificate.
+        while client.crossHostRedirects, response.error?.kind == .redirectToOtherHost, let target = response.redirectTarget,
+              response.redirects + followed < client.maxRedirects {
+            var next = probeRequest
+            next.url = target
+            next.headers = probeRequest.headers.filter { Self.headersSafeForOtherHosts.contains($0.name.lowercased()) }
+            next.body = nil
+            if probeRequest.method.uppercased() != "HEAD" { next.method = "GET" }
+            next.tls.clientCertFile = nil
+            next.tls.clientKeyFile = nil
+            next.maxRedirects = max(0, client.maxRedirects - response.redirects - followed - 1)
+            next.timeout = timeout - (clock.now - started)
+            followed += response.redirects + 1
+            guard next.timeout > .milliseconds(1) else { break }
+            response = await engine.perform(next)
+        }
+        response.redirects += followed
         let duration = (clock.now - started).inSeconds
         var run = StepRun(response: response, durationSeconds: duration, request: probeRequest)
         if let error = response.error {
             run.failure = ProbeFailure(reason: FailureReason(error.kind), message: Self.describe(error, timeout: timeout, timings: response.timings))
             return run
         }
-        switch expectations.evaluate(response) {
+        // Matching gets what is left of the timeout, and at least a moment: a response that
+        // arrived just in time is still checked.
+        let deadline = max(started + timeout, clock.now + .milliseconds(100))
+        let evaluation: Result<[(String, String)], CompiledExpectations.FailureAfterExtraction>
+        if expectations.usesRegex {
+            // A regex may run until the deadline: on a dispatch thread, not the cooperative
+            // pool that every sampler and the HTTP server share.
+            let (expectations, response) = (expectations, response)
+            evaluation = await withCheckedContinuation { continuation in
+                DispatchQueue.global(qos: .utility).async {
+                    continuation.resume(returning: expectations.evaluate(response, deadline: deadline))
+                }
+            }
+        } else {
+            evaluation = expectations.evaluate(response, deadline: deadline)
+        }
+        switch evaluation {
         case .success(let extracted):
             run.extracted = extracted
-        case .failure(let failure):
-            run.failure = failure
+        case .failure(let failed):
+            run.failure = failed.failure
+            run.extracted = failed.extracted
         }
         return run
     }
@@ -94,6 +134,8 @@ struct StepRunner: Sendable {
             return "no complete response within \(DurationParser.format(timeout)) (timed out while \(during))"
         case .cancelled:
             return "cancelled after \(CompiledExpectations.seconds(timings.total))"
+        case .redirectToOtherHost:
+            return "\(error.message); not followed (set cross_host_redirects: true to follow it without credentials)"
         default:
             return error.message
         }

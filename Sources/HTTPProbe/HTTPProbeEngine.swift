@@ -46,6 +46,9 @@ public final class HTTPProbeEngine: Sendable {
 
     /// Performs one request. Never throws: failures are in `response.error`.
     public func perform(_ request: ProbeRequest) async -> ProbeResponse {
+        if let problem = request.forbiddenCharacterProblem {
+            return ProbeResponse(error: ProbeError(kind: .invalidRequest, message: "\(problem); the request was not sent"))
+        }
         let id = shared.allocateID()
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in

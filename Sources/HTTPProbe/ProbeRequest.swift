@@ -1,3 +1,5 @@
+import Foundation
+
 /// One HTTP request to probe, with everything that bounds it. A value: built by the caller,
 /// handed to the engine thread, never shared mutably.
 public struct ProbeRequest: Sendable, Hashable {
@@ -69,6 +71,26 @@ public struct ProbeRequest: Sendable, Hashable {
         self.proxy = proxy
         self.maxBodyBytes = maxBodyBytes
         self.userAgent = userAgent
+    }
+
+    /// Why the request must not be sent: a CR, LF or NUL in the URL, method or a header
+    /// would end the header early and let the value add headers or requests of its own.
+    public var forbiddenCharacterProblem: String? {
+        func bad(_ text: String) -> Bool { text.utf8.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0 } }
+        if bad(url) { return "the URL contains a CR, LF or NUL character" }
+        if bad(method) { return "the method contains a CR, LF or NUL character" }
+        for header in headers where bad(header.name) || bad(header.value) {
+            return "header \(bad(header.name) ? "name" : header.name) contains a CR, LF or NUL character"
+        }
+        return nil
+    }
+
+    /// Whether `other` (an absolute URL) has the same scheme, host and port as `base`.
+    public static func sameOrigin(_ base: String, _ other: String) -> Bool {
+        guard let a = URLComponents(string: base), let b = URLComponents(string: other),
+              let schemeA = a.scheme?.lowercased(), let schemeB = b.scheme?.lowercased() else { return false }
+        func port(_ components: URLComponents, _ scheme: String) -> Int { components.port ?? (scheme == "https" ? 443 : 80) }
+        return schemeA == schemeB && a.host?.lowercased() == b.host?.lowercased() && port(a, schemeA) == port(b, schemeB)
     }
 
     public static func == (lhs: ProbeRequest, rhs: ProbeRequest) -> Bool {

@@ -10,6 +10,9 @@ public enum ProbeErrorKind: String, Sendable, Hashable {
     case tls
     /// More redirects than allowed (a redirect loop, typically).
     case tooManyRedirects
+    /// The server redirected to another scheme, host or port; not followed (the request's
+    /// headers may carry credentials). `ProbeResponse.redirectTarget` says where to.
+    case redirectToOtherHost
     /// The body grew past the request's cap; the transfer was aborted.
     case bodyTooLarge
     /// The server sent something that is not HTTP.
@@ -125,6 +128,8 @@ public struct ProbeResponse: Sendable, Hashable {
     public var contentLength: Int64 = -1
     public var redirects: Int = 0
     public var effectiveURL: String = ""
+    /// The absolute `Location` of a redirect to another origin that was not followed.
+    public var redirectTarget: String?
     public var timings = PhaseTimings()
     public var tls: TLSInfo?
 

@@ -20,6 +20,10 @@ final class Transfer {
     fileprivate var headers: [ProbeResponse.Header] = []
     fileprivate var headerBytes = 0
     fileprivate var tls: TLSInfo?
+    /// The status of the response whose headers are arriving.
+    fileprivate var currentStatus = 0
+    /// Set when a redirect to another origin stopped the transfer.
+    fileprivate var redirectTarget: String?
 
     /// Headers beyond this are dropped: a hostile server must not grow memory unbounded.
     static let maxHeaderBytes = 64 * 1024
@@ -151,7 +155,8 @@ final class Transfer {
         return true
     }
 
-    fileprivate func receiveHeader(_ data: UnsafeRawBufferPointer) {
+    /// Returns false to stop the transfer (a redirect to another origin).
+    fileprivate func receiveHeader(_ data: UnsafeRawBufferPointer) -> Bool {
         // Parsed on bytes: this runs for every header line of every probe.
         let bytes = data.bindMemory(to: UInt8.self)
         if bytes.count >= 5, bytes[0] == UInt8(ascii: "H"), bytes[1] == UInt8(ascii: "T"), bytes[2] == UInt8(ascii: "T"),
@@ -159,12 +164,11 @@ final class Transfer {
             // A new response (after a redirect or `100 Continue`): keep only the last one's.
             headers.removeAll(keepingCapacity: true)
             headerBytes = 0
+            currentStatus = Self.statusCode(bytes)
             captureTLS()
-            return
+            return true
         }
-        guard headerBytes + bytes.count <= Self.maxHeaderBytes,
-              let colon = bytes.firstIndex(of: UInt8(ascii: ":")), colon > 0 else { return }
-        headerBytes += bytes.count
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")), colon > 0 else { return true }
         func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A }
         var start = colon + 1
         var end = bytes.count
@@ -172,7 +176,40 @@ final class Transfer {
         while end > start, isSpace(bytes[end - 1]) { end -= 1 }
         let name = String(decoding: UnsafeBufferPointer(rebasing: bytes[..<colon]), as: UTF8.self)
         let value = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+        // Checked before the size cap: padding the headers must not hide a Location from it.
+        if request.followRedirects, (300...399).contains(currentStatus), name.lowercased() == "location",
+           !followsWithinOrigin(location: value) {
+            return false
+        }
+        guard headerBytes + bytes.count <= Self.maxHeaderBytes else { return true }
+        headerBytes += bytes.count
         headers.append(ProbeResponse.Header(name: name, value: value))
+        return true
+    }
+
+    /// libcurl follows a redirect wherever it points and takes the request's custom headers
+    /// (`X-Api-Key: …`) along. A redirect to another scheme, host or port is stopped here,
+    /// before libcurl acts on it; the caller decides whether to follow it without credentials.
+    private func followsWithinOrigin(location: String) -> Bool {
+        var current: UnsafeMutablePointer<CChar>?
+        let base = mitra_curl_easy_getinfo_string(easy, CURLINFO_EFFECTIVE_URL, &current) == CURLE_OK && current != nil
+            ? String(cString: current!) : request.url
+        // A Location that does not parse is refused too: libcurl might still make sense of it.
+        let target = URL(string: location, relativeTo: URL(string: base))?.absoluteString ?? location
+        if ProbeRequest.sameOrigin(base, target) { return true }
+        redirectTarget = target
+        return false
+    }
+
+    private static func statusCode(_ line: UnsafeBufferPointer<UInt8>) -> Int {
+        guard let space = line.firstIndex(of: UInt8(ascii: " ")) else { return 0 }
+        var code = 0
+        var index = space + 1
+        while index < line.count, index < space + 4, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(line[index]) {
+            code = code * 10 + Int(line[index] - UInt8(ascii: "0"))
+            index += 1
+        }
+        return code
     }
 
     /// The SSL object is only safe to read while the connection lives, so TLS details are
@@ -215,6 +252,7 @@ final class Transfer {
         response.headers = headers
         response.body = body
         response.tls = tls
+        response.redirectTarget = redirectTarget
 
         func mark(_ info: CURLINFO) -> Int64 {
             var value: curl_off_t = 0
@@ -249,6 +287,8 @@ final class Transfer {
             kind = .tls
         case CURLE_TOO_MANY_REDIRECTS:
             kind = .tooManyRedirects
+        case CURLE_WRITE_ERROR where redirectTarget != nil:
+            return ProbeError(kind: .redirectToOtherHost, message: "redirected to another host: \(redirectTarget ?? "")", curlCode: Int(code.rawValue))
         case CURLE_WRITE_ERROR where bodyTooLarge:
             return ProbeError(kind: .bodyTooLarge, message: "body larger than \(request.maxBodyBytes) bytes", curlCode: Int(code.rawValue))
         case CURLE_URL_MALFORMAT, CURLE_UNSUPPORTED_PROTOCOL, CURLE_BAD_FUNCTION_ARGUMENT, CURLE_READ_ERROR:
@@ -275,6 +315,6 @@ private let transferHeaderCallback: @convention(c) (UnsafeMutablePointer<CChar>?
     let length = size * count
     guard let context, let data, length > 0 else { return length }
     let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
-    transfer.receiveHeader(UnsafeRawBufferPointer(start: data, count: length))
-    return length
+    // Returning less than `length` makes libcurl abort the transfer with CURLE_WRITE_ERROR.
+    return transfer.receiveHeader(UnsafeRawBufferPointer(start: data, count: length)) ? length : 0
 }

@@ -15,6 +15,12 @@ public final class PostgresConnection: Sendable {
     private let handle: Mutex<OpaquePointer?>
     private let queue: DispatchQueue
     private let scrubber: SecretScrubber
+    /// Whether a read-only sample transaction is open (`beginReadOnlySample` until
+    /// `endSample`). Only touched on `queue`, under `handle`'s lock.
+    private let inSample = Mutex(false)
+
+    /// The savepoint every sample statement runs under; see `beginReadOnlySample`.
+    static let sampleSavepoint = "mitra_exporter_sample"
 
     /// `PQserverVersion`: e.g. 150018 for 15.18, 170002 for 17.2.
     public let serverVersion: Int
@@ -90,6 +96,79 @@ public final class PostgresConnection: Sendable {
         return try result.get()
     }
 
+    /// Opens the read-only transaction a sample runs in. Everything up to `endSample` is
+    /// bound by it, whatever the statements do:
+    ///
+    /// - `BEGIN … READ ONLY` makes every write fail (INSERT, UPDATE, DELETE, DDL, data-modifying
+    ///   CTEs, volatile functions that write, `nextval`), whatever the role could do.
+    /// - A first query takes the snapshot and a savepoint opens a subtransaction, so neither
+    ///   `SET TRANSACTION READ WRITE` nor `set_config('transaction_read_only', 'off', …)`
+    ///   is accepted from here on ("must be set before any query", "inside a read-only
+    ///   transaction").
+    /// - `endSample` rolls back, which also undoes session settings a statement changed
+    ///   (`SET default_transaction_read_only = off`, `set_config(…, false)`, `SET ROLE`):
+    ///   nothing carries over into the next sample.
+    /// - A statement that ends the transaction (`COMMIT`, `ROLLBACK`) is caught right after
+    ///   it returns and the connection is closed before anything else runs on it.
+    /// - A statement that fails rolls back to the savepoint, so the next one still runs
+    ///   (inside the same read-only transaction), as it would have without a transaction.
+    public func beginReadOnlySample(deadline: ContinuousClock.Instant) async throws(PostgresError) {
+        try await onQueue { () throws(PostgresError) in try self.controlSample(.begin, deadline: deadline) }
+    }
+
+    /// Ends the sample transaction with a rollback: a sample never commits anything. A
+    /// connection that cannot roll back is closed.
+    public func endSample(deadline: ContinuousClock.Instant) async {
+        try? await onQueue { () throws(PostgresError) in try self.controlSample(.end, deadline: deadline) }
+    }
+
+    private enum SampleControl {
+        case begin, end
+    }
+
+    /// Runs `body` on the connection's queue.
+    private func onQueue(_ body: @escaping @Sendable () throws(PostgresError) -> Void) async throws(PostgresError) {
+        let result: Result<Void, PostgresError> = await withCheckedContinuation { continuation in
+            queue.async {
+                continuation.resume(returning: Result { () throws(PostgresError) in try body() })
+            }
+        }
+        try result.get()
+    }
+
+    /// Begins or ends a sample on the open connection; any failure closes it, since a
+    /// connection whose transaction state is unknown must not run another statement.
+    private func controlSample(_ operation: SampleControl, deadline: ContinuousClock.Instant) throws(PostgresError) {
+        let outcome: Result<Void, PostgresError> = handle.withLock { connection in
+            guard let open = connection else {
+                return .failure(PostgresError(phase: .query, kind: .closed, message: "connection is closed"))
+            }
+            let result = Result { () throws(PostgresError) in
+                switch operation {
+                case .begin:
+                    if PQtransactionStatus(open) != PQTRANS_IDLE {
+                        // A sample that was cut short left its transaction open.
+                        _ = try execute(open, "ROLLBACK", [], deadline: deadline, simple: true)
+                    }
+                    _ = try execute(open, "BEGIN TRANSACTION ISOLATION LEVEL READ COMMITTED READ ONLY; SELECT 1; SAVEPOINT \(Self.sampleSavepoint)",
+                                    [], deadline: deadline, simple: true)
+                    inSample.withLock { $0 = true }
+                case .end:
+                    inSample.withLock { $0 = false }
+                    if PQtransactionStatus(open) != PQTRANS_IDLE {
+                        _ = try execute(open, "ROLLBACK", [], deadline: deadline, simple: true)
+                    }
+                }
+            }
+            if case .failure = result {
+                PQfinish(open)
+                connection = nil
+            }
+            return result
+        }
+        try outcome.get()
+    }
+
     /// Closes the connection (sends Terminate); later queries fail with `.closed`.
     public func close() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -114,8 +193,11 @@ public final class PostgresConnection: Sendable {
             guard let open = connection else {
                 return .failure(PostgresError(phase: .query, kind: .closed, message: "connection is closed"))
             }
-            let result = Result { () throws(PostgresError) in try execute(open, sql, parameters, deadline: deadline) }
-            if case .failure(let error) = result, error.kind == .deadlineExceeded || error.kind == .connectionLost {
+            var result = Result { () throws(PostgresError) in try execute(open, sql, parameters, deadline: deadline) }
+            if inSample.withLock({ $0 }) {
+                result = keepSampleTransaction(open, after: result, deadline: deadline)
+            }
+            if case .failure(let error) = result, error.kind == .deadlineExceeded || error.kind == .connectionLost || error.kind == .transactionEnded {
                 // The protocol state is unknown after an abandoned query: never reuse it.
                 PQfinish(open)
                 connection = nil
@@ -125,8 +207,37 @@ public final class PostgresConnection: Sendable {
         return try outcome.get()
     }
 
-    private func execute(_ connection: OpaquePointer, _ sql: String, _ parameters: [String?], deadline: ContinuousClock.Instant) throws(PostgresError) -> QueryResult {
-        let sent = withOptionalCStrings(parameters) { values in
+    /// After a statement inside a sample: a failed statement rolls back to the sample's
+    /// savepoint (so the next one can run), and a statement that left the transaction fails
+    /// the call with `.transactionEnded` (the caller closes the connection).
+    private func keepSampleTransaction(_ connection: OpaquePointer, after result: Result<QueryResult, PostgresError>,
+                                       deadline: ContinuousClock.Instant) -> Result<QueryResult, PostgresError> {
+        if case .failure(let error) = result, error.connectionUnusable { return result }
+        switch PQtransactionStatus(connection) {
+        case PQTRANS_INTRANS:
+            return result
+        case PQTRANS_INERROR:
+            do {
+                _ = try execute(connection, "ROLLBACK TO SAVEPOINT \(Self.sampleSavepoint)", [], deadline: deadline, simple: true)
+                return result
+            } catch {
+                return .failure(PostgresError(phase: .query, kind: .transactionEnded,
+                                              message: "the statement released the sample's savepoint and failed; connection closed"))
+            }
+        default:
+            return .failure(PostgresError(phase: .query, kind: .transactionEnded,
+                                          message: "the statement ended the sample's read-only transaction (COMMIT, ROLLBACK and the like are not allowed); connection closed"))
+        }
+    }
+
+    /// `simple` sends the text with the simple-query protocol, which allows several
+    /// statements and no parameters: only for the exporter's own transaction control.
+    private func execute(_ connection: OpaquePointer, _ sql: String, _ parameters: [String?], deadline: ContinuousClock.Instant,
+                         simple: Bool = false) throws(PostgresError) -> QueryResult {
+        // The extended protocol (`PQsendQueryParams`, even without parameters) accepts one
+        // statement only, so a configured query cannot smuggle `COMMIT; INSERT …` past the
+        // checks made after each statement.
+        let sent = simple ? PQsendQuery(connection, sql) : withOptionalCStrings(parameters) { values in
             PQsendQueryParams(connection, sql, Int32(parameters.count), nil, values, nil, nil, 0)
         }
         guard sent == 1 else { throw connectionError(connection) }

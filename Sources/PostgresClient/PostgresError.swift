@@ -23,6 +23,10 @@ public struct PostgresError: Error, Sendable, Hashable, CustomStringConvertible 
         case deadlineExceeded
         /// The connection was already closed.
         case closed
+        /// A statement ended the read-only sample transaction (`COMMIT`, `ROLLBACK`,
+        /// `PREPARE TRANSACTION`); the connection was closed, since the statements after it
+        /// would no longer be bound by the transaction.
+        case transactionEnded
     }
 
     public var phase: Phase
@@ -43,7 +47,7 @@ public struct PostgresError: Error, Sendable, Hashable, CustomStringConvertible 
     /// Whether the connection that produced this error can no longer be used.
     public var connectionUnusable: Bool {
         switch kind {
-        case .connectionFailed, .connectionLost, .deadlineExceeded, .closed, .invalidConnectionString: true
+        case .connectionFailed, .connectionLost, .deadlineExceeded, .closed, .invalidConnectionString, .transactionEnded: true
         case .server: false
         }
     }

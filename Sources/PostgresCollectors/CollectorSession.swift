@@ -8,6 +8,9 @@ enum CollectorFailure: Error, Sendable {
     /// The view, extension or server version this collector needs is not there; the
     /// message says what to do about it.
     case unavailable(String)
+    /// An optional extension is not installed: the operator's choice, not a fault, so it is
+    /// reported once and looked for again only now and then.
+    case notInstalled(String)
 
     var message: String {
         switch self {
@@ -15,8 +18,20 @@ enum CollectorFailure: Error, Sendable {
             var text = error.description
             if error.sqlState == "42501" { text += "; grant the pg_monitor role to the exporter's user" }
             return text
-        case .unavailable(let reason): return reason
+        case .unavailable(let reason), .notInstalled(let reason): return reason
         }
+    }
+}
+
+extension PostgresCollectorKind {
+    /// The oldest PostgreSQL this exporter supports; the README's tested versions are 15, 16 and 18.
+    static let oldestSupportedServer = 130000
+
+    /// Why this collector cannot run on a server of this version, or nil if it can.
+    /// (Collectors whose view is younger than 13 check their own minimum.)
+    func unsupportedReason(serverVersion: Int) -> String? {
+        guard serverVersion < Self.oldestSupportedServer else { return nil }
+        return "PostgreSQL \(serverVersion / 10000) is not supported (13 or later is needed; server_version_num \(serverVersion)); the \(rawValue) collector does not run, SQL-defined queries still do"
     }
 }
 

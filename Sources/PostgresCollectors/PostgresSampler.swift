@@ -36,6 +36,8 @@ public actor PostgresSampler: Sampler {
     public nonisolated let interval: Duration
     public nonisolated let timeout: Duration
     public nonisolated let collectorNames: [String]
+    /// `report` logs each collector's problem once, with the instance and collector named.
+    public nonisolated let logsOwnFailures = true
 
     private nonisolated let config: PostgresInstanceConfig
     private nonisolated let settings: PostgresConnectionSettings
@@ -57,10 +59,13 @@ public actor PostgresSampler: Sampler {
     private var isShutDown = false
     private var databaseSizes: (readAt: ContinuousClock.Instant, sizes: [String: Double])?
     private var reportedQueryProblems: [String: String] = [:]
+    /// Set while pg_stat_statements is missing: the collector reports the same error without
+    /// asking the server again until then (see `StatementsReader.missingRecheck`).
+    private(set) var statementsMissing: (message: String, recheckAt: ContinuousClock.Instant)?
 
     /// Cheap, small collectors first: when the run's budget (time or series) runs out, the
     /// large ones (tables, statements) are the ones cut short.
-    static let priority: [PostgresCollectorKind] = [.database, .activity, .locks, .replication, .bgwriter, .wal, .tables, .statements]
+    static let priority: [PostgresCollectorKind] = [.database, .activity, .settings, .locks, .replication, .bgwriter, .wal, .io, .tables, .statements]
 
     public init(config: PostgresInstanceConfig, logger: Logger, backoff: ReconnectBackoff = .standard) {
         self.config = config
@@ -148,6 +153,7 @@ public actor PostgresSampler: Sampler {
                 reportedQueryProblems[query.collectorName] = outcome.error
             }
         }
+        await session.connection.endSample(deadline: max(deadline, ContinuousClock.now + .seconds(1)))
         return SampleResult(families: families, outcomes: outcomes)
     }
 
@@ -213,9 +219,12 @@ public actor PostgresSampler: Sampler {
         case failure(PostgresError)
     }
 
-    /// One round trip that proves the session works and reads what every collector needs.
+    /// Opens the sample's read-only transaction (see `beginReadOnlySample`: no configured
+    /// query can write or lift it), then one round trip that proves the session works and
+    /// reads what every collector needs.
     private func preflight(_ connection: PostgresConnection, deadline: ContinuousClock.Instant) async -> PreflightResult {
         do {
+            try await connection.beginReadOnlySample(deadline: deadline)
             let result = try await connection.query("SELECT current_database() AS db, pg_is_in_recovery() AS replica", deadline: deadline)
             let row = result.namedRows.first
             return .success(CollectorSession(connection: connection, deadline: deadline, config: config,
@@ -234,6 +243,7 @@ public actor PostgresSampler: Sampler {
     // MARK: - Collectors
 
     private func collect(_ kind: PostgresCollectorKind, _ session: CollectorSession, into set: inout MetricSet) async throws(CollectorFailure) {
+        if let problem = kind.unsupportedReason(serverVersion: session.serverVersion) { throw .unavailable(problem) }
         switch kind {
         case .database:
             // pg_database_size walks every file of every database: the costliest statement of a
@@ -242,7 +252,9 @@ public actor PostgresSampler: Sampler {
             let cached = databaseSizes.flatMap { now - $0.readAt < DatabaseCollector.sizeRefresh ? $0.sizes : nil }
             let sizes = try await DatabaseCollector(cachedSizes: cached).collectReturningSizes(session, into: &set)
             if cached == nil { databaseSizes = (now, sizes) }
-        case .activity: try await ActivityCollector().collect(session, into: &set)
+        case .activity: try await ActivityCollector(includeMaxConnections: !kinds.contains(.settings)).collect(session, into: &set)
+        case .settings: try await SettingsCollector().collect(session, into: &set)
+        case .io: try await IOCollector().collect(session, into: &set)
         case .locks: try await LocksCollector().collect(session, into: &set)
         case .tables: try await TablesCollector().collect(session, into: &set)
         case .replication: try await ReplicationCollector().collect(session, into: &set)
@@ -254,8 +266,17 @@ public actor PostgresSampler: Sampler {
 
     private func collectStatements(_ session: CollectorSession, into set: inout MetricSet) async throws(CollectorFailure) {
         let reader = StatementsReader()
-        let (snapshot, schema) = try await reader.read(session)
-        let interval = statements.ingest(snapshot, top: config.statements.top)
+        if let missing = statementsMissing, ContinuousClock.now < missing.recheckAt { throw .notInstalled(missing.message) }
+        let snapshot: StatementsSnapshot, schema: String
+        do {
+            (snapshot, schema) = try await reader.read(session)
+            statementsMissing = nil
+        } catch {
+            // The same message every time, so `report` logs it once; later checks are quiet.
+            if case .notInstalled(let message) = error { statementsMissing = (message, ContinuousClock.now + StatementsReader.missingRecheck) }
+            throw error
+        }
+        let interval = statements.ingest(snapshot, top: config.statements.top, hold: config.statements.hold)
         if interval.fullReset {
             logger.info("postgres \(config.name): statements: pg_stat_statements was reset; counting from the reset")
         }

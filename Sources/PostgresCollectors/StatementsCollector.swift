@@ -88,6 +88,10 @@ struct StatementsSnapshot: Sendable {
 /// Reads pg_stat_statements. `pg_stat_statements(false)` skips the query text file, which is
 /// where the cost is on servers with thousands of entries.
 struct StatementsReader: Sendable {
+    /// How often a missing pg_stat_statements is looked for again (a reload that changes the
+    /// instance's entry starts a new sampler, which looks at once).
+    static let missingRecheck: Duration = .seconds(600)
+
     func read(_ session: CollectorSession) async throws(CollectorFailure) -> (snapshot: StatementsSnapshot, schema: String) {
         let extensionInfo = try await session.query("""
             SELECT n.nspname, e.extversion,
@@ -96,7 +100,7 @@ struct StatementsReader: Sendable {
             WHERE e.extname = 'pg_stat_statements'
             """)
         guard let info = extensionInfo.namedRows.first else {
-            throw .unavailable("pg_stat_statements is not installed in database \"\(session.currentDatabase)\" (a superuser must run CREATE EXTENSION pg_stat_statements there, with pg_stat_statements in shared_preload_libraries)")
+            throw .notInstalled("pg_stat_statements is not installed in database \"\(session.currentDatabase)\" (a superuser must run CREATE EXTENSION pg_stat_statements there, with pg_stat_statements in shared_preload_libraries); looked for again every \(DurationParser.format(Self.missingRecheck))")
         }
         let schema = quoteIdentifier(info.string("nspname"))
         let version = session.serverVersion
@@ -180,7 +184,9 @@ func quoteIdentifier(_ name: String) -> String {
 /// list shows what is slow now. Exported values are counters kept by the exporter: each
 /// statement's counter grows by its deltas while it is in the top K, and everything outside
 /// the top K grows `queryid="other"` of its database, so sums over all series stay right and
-/// never go down. Deltas survive `pg_stat_statements_reset()` and eviction: an entry whose
+/// never go down. A statement that leaves the top K is *held* for `hold`: it keeps its series
+/// and keeps counting its own deltas (they do not go to "other"), so a statement that drops
+/// in and out of the top K has no gaps and no false resets. Deltas survive `pg_stat_statements_reset()` and eviction: an entry whose
 /// counters went down, whose `stats_since` changed (PostgreSQL 17), or that appeared after a
 /// full reset (`pg_stat_statements_info.stats_reset` changed) counts from zero.
 struct StatementsTracker: Sendable {
@@ -188,14 +194,16 @@ struct StatementsTracker: Sendable {
     private var previousStatsReset: Double?
     private var previousDeallocations: Double?
     private var accumulated: [StatementSeriesKey: StatementCounters] = [:]
-    private var lastRanked: [StatementSeriesKey: Int] = [:]
+    /// When each statement was last in the top K.
+    private var lastRanked: [StatementSeriesKey: ContinuousClock.Instant] = [:]
     private var other: [String: StatementCounters] = [:]
-    private var run = 0
     var queryTexts: [String: String] = [:]
 
     /// What one run measured: the ranked statements and per-database totals.
     struct Interval: Sendable {
         var top: [(key: StatementSeriesKey, delta: StatementCounters)]
+        /// Statements out of the top K but still within their hold, in label order.
+        var held: [(key: StatementSeriesKey, delta: StatementCounters)] = []
         var totalsByDatabase: [String: StatementCounters]
         var evicted: Double
         var deallocations: Double?
@@ -203,8 +211,8 @@ struct StatementsTracker: Sendable {
         var isBaseline: Bool
     }
 
-    mutating func ingest(_ snapshot: StatementsSnapshot, top limit: Int) -> Interval {
-        run += 1
+    mutating func ingest(_ snapshot: StatementsSnapshot, top limit: Int, hold: Duration = .zero,
+                         now: ContinuousClock.Instant = .now) -> Interval {
         defer {
             previous = snapshot.entries
             previousStatsReset = snapshot.statsReset
@@ -242,23 +250,30 @@ struct StatementsTracker: Sendable {
         let eligible = ranked.filter { !$0.key.queryID.isEmpty }
         let chosen = Array(eligible.prefix(limit))
         let chosenKeys = Set(chosen.map(\.key))
-        for (key, delta) in ranked where !chosenKeys.contains(key) {
+        for (key, _) in chosen { lastRanked[key] = now }
+        let heldKeys = Set(lastRanked.compactMap { key, ranked in
+            !chosenKeys.contains(key) && now - ranked < hold ? key : nil
+        })
+        for (key, delta) in ranked where !chosenKeys.contains(key) && !heldKeys.contains(key) {
             other[key.datname, default: StatementCounters()] += delta
         }
-        for (key, delta) in chosen {
+        for (key, delta) in chosen { accumulated[key, default: StatementCounters()] += delta }
+        var held: [(key: StatementSeriesKey, delta: StatementCounters)] = []
+        for key in heldKeys.sorted() {
+            let delta = deltas[key] ?? StatementCounters()
             accumulated[key, default: StatementCounters()] += delta
-            lastRanked[key] = run
+            held.append((key, delta))
         }
-        forgetOldAccumulators(keep: max(4 * limit, 1000))
-        return Interval(top: chosen.map { ($0.key, $0.value) }, totalsByDatabase: totals, evicted: evicted,
+        forgetOldAccumulators(keep: max(4 * limit, 1000), protecting: heldKeys)
+        return Interval(top: chosen.map { ($0.key, $0.value) }, held: held, totalsByDatabase: totals, evicted: evicted,
                         deallocations: snapshot.deallocations, fullReset: fullReset, isBaseline: false)
     }
 
     /// Bounded memory: statements that have not been in the top K for longest are forgotten
     /// (if one returns, its counter restarts from zero, which Prometheus reads as a reset).
-    private mutating func forgetOldAccumulators(keep: Int) {
+    private mutating func forgetOldAccumulators(keep: Int, protecting held: Set<StatementSeriesKey>) {
         guard accumulated.count > keep else { return }
-        let oldest = lastRanked.sorted { $0.value < $1.value }.prefix(accumulated.count - keep)
+        let oldest = lastRanked.filter { !held.contains($0.key) }.sorted { $0.value < $1.value }.prefix(accumulated.count - keep)
         for (key, _) in oldest {
             accumulated[key] = nil
             lastRanked[key] = nil
@@ -308,7 +323,8 @@ enum StatementsMetrics {
             addCounters([Label("user", ""), Label("datname", datname), Label("queryid", "other")], value)
         }
         set.nextEntity()
-        for (key, delta) in interval.top {
+        // Held statements last: under budget pressure they go before any current top statement.
+        for (key, delta) in interval.top + interval.held {
             let labels = [Label("user", key.user), Label("datname", key.datname), Label("queryid", key.queryID)]
             addCounters(labels, tracker.accumulatedCounters(key))
             if delta.calls > 0 { set.add(queryMean, labels, delta.totalMilliseconds / delta.calls / 1000) }

@@ -50,10 +50,14 @@ public protocol Sampler: Sendable {
     /// What to publish when a run overruns its budget and the scheduler stops waiting
     /// (a default is provided: no series, a failed outcome per collector).
     func timedOutResult(after seconds: Double) -> SampleResult
+    /// True when the sampler logs its collectors' failures itself (once, with more context):
+    /// the scheduler then logs them at debug level only, so each failure is one warning.
+    var logsOwnFailures: Bool { get }
 }
 
 extension Sampler {
     public var collectorNames: [String] { [id] }
+    public var logsOwnFailures: Bool { false }
     public func shutdown() async {}
 }
 

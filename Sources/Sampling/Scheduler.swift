@@ -107,7 +107,7 @@ public final class SamplerScheduler: Sendable {
                 let previously = lastSucceeded[outcome.collector]
                 lastSucceeded[outcome.collector] = outcome.success
                 if !outcome.success {
-                    let level: Logger.Level = previously == false ? .debug : .warning
+                    let level: Logger.Level = previously == false || sampler.logsOwnFailures ? .debug : .warning
                     logger.log(level: level, "collector failed", metadata: [
                         "collector": .string(outcome.collector), "error": .string(outcome.error ?? "unknown"),
                         "duration_seconds": .string(Renderer.formatNumber(outcome.durationSeconds)),

@@ -152,12 +152,18 @@ public final class SnapshotStore: Sendable {
 
     /// Every sampler's families plus collector freshness, rendered; cached per generation.
     public func renderedSamples(format: ExpositionFormat) -> String {
+        renderedSamplesAndGeneration(format: format).body
+    }
+
+    /// The rendered samples and the generation they belong to: it changes with every publish,
+    /// so anything derived from the body (its compressed form) can be cached by it.
+    public func renderedSamplesAndGeneration(format: ExpositionFormat) -> (generation: UInt64, body: String) {
         let (generation, cached) = state.withLock { state in
             // A stale body is released now rather than kept alive while the new one is built.
             if state.renderCache?.generation != state.generation { state.renderCache = nil }
             return (state.generation, state.renderCache)
         }
-        if let cached, cached.format == format { return cached.body }
+        if let cached, cached.format == format { return (generation, cached.body) }
         let (snapshots, statuses) = state.withLock { state in
             (state.order.compactMap { state.snapshots[$0] }, Self.orderedStatuses(state))
         }
@@ -193,7 +199,7 @@ public final class SnapshotStore: Sendable {
         state.withLock { state in
             if state.generation == generation { state.renderCache = (format, generation, body) }
         }
-        return body
+        return (generation, body)
     }
 }
 

@@ -14,7 +14,7 @@ struct MitraExporter: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mitra-exporter",
         abstract: "Prometheus exporter for HTTP health checks, multi-step login scenarios and PostgreSQL statistics.",
-        discussion: "Samples run in the background on their own intervals; /metrics serves the latest results and never waits for a target. Endpoints: /metrics, /-/healthy, /-/ready, POST /-/reload (or SIGHUP), and a status page at /.",
+        discussion: "Samples run in the background on their own intervals; /metrics serves the latest results and never waits for a target. Endpoints: /metrics, /-/healthy, /-/ready, POST /-/reload (with --web.enable-lifecycle; SIGHUP always reloads), /trace, and a status page at /.",
         version: "mitra-exporter \(BuildInfo.version) (revision \(BuildInfo.revision), Swift \(BuildInfo.swiftVersion))"
     )
 
@@ -30,6 +30,21 @@ struct MitraExporter: AsyncParsableCommand {
     @Option(name: .customLong("web.config.file"), help: "Path to a web config file (exporter-toolkit format) enabling TLS and/or basic auth.")
     var webConfigFile: String?
 
+    @Flag(name: .customLong("web.enable-lifecycle"), help: "Allow POST /-/reload. Off by default: anyone who can reach the port could trigger reloads. SIGHUP always reloads.")
+    var enableLifecycle = false
+
+    @Flag(name: .customLong("web.disable-trace"), help: "Turn off /trace (the last runs of each HTTP check and scenario, redacted).")
+    var disableTrace = false
+
+    @Option(name: .customLong("web.max-connections"), help: "Most connections held open at once; beyond it the quietest connection is closed.")
+    var maxConnections = ConnectionLimits().maxConnections
+
+    @Option(name: .customLong("web.idle-timeout"), help: "Close a connection with no request in flight after this long (e.g. 60s).")
+    var idleTimeout = "60s"
+
+    @Option(name: .customLong("web.max-header-bytes"), help: "Refuse requests whose headers are larger than this many bytes.")
+    var maxHeaderBytes = ConnectionLimits().maxHeaderBytes
+
     @Option(name: .customLong("log.level"), help: "Only log messages at this level or above: debug, info, warn, error.")
     var logLevel: LogLevelOption = .info
 
@@ -42,6 +57,11 @@ struct MitraExporter: AsyncParsableCommand {
     func validate() throws {
         if ListenAddress(parsing: listenAddress) == nil {
             throw ValidationError("--web.listen-address \"\(listenAddress)\" is not [host]:port")
+        }
+        if maxConnections < 1 { throw ValidationError("--web.max-connections must be at least 1") }
+        if maxHeaderBytes < 1024 { throw ValidationError("--web.max-header-bytes must be at least 1024") }
+        guard let idle = DurationParser.parse(idleTimeout), idle > .zero else {
+            throw ValidationError("--web.idle-timeout \"\(idleTimeout)\" is not a positive duration (e.g. 60s)")
         }
         if let shard, Shard(parsing: shard) == nil {
             throw ValidationError("--shard \"\(shard)\" is not i/N with 0 <= i < N")
@@ -93,7 +113,12 @@ struct MitraExporter: AsyncParsableCommand {
                                       shard: shard.flatMap(Shard.init(parsing:)), logger: logger, logRedaction: redaction)
         let app: any Service
         do {
-            app = try ExporterHTTPServer.makeApplication(runtime: runtime, address: address, webConfig: webConfig, logger: logger) { channel in
+            let webState = try WebConfigState(config: webConfig, path: webConfigFile)
+            runtime.reloadsWebConfig(webState)
+            let limits = ConnectionLimits(maxConnections: maxConnections, idleTimeout: DurationParser.parse(idleTimeout) ?? .seconds(60),
+                                          maxHeaderBytes: maxHeaderBytes)
+            let options = ServerOptions(enableLifecycle: enableLifecycle, enableTrace: !disableTrace, limits: limits)
+            app = try ExporterHTTPServer.makeApplication(runtime: runtime, address: address, webState: webState, options: options, logger: logger) { channel in
                 logger.info("listening", metadata: [
                     "address": .string(ListenAddress(host: address.host, port: channel.localAddress?.port ?? address.port).description),
                     "tls": .string(tlsEnabled ? "on" : "off"),

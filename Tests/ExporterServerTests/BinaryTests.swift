@@ -64,6 +64,8 @@ final class ExporterProcess: Sendable {
 
     func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
+    var pid: Int32 { process.processIdentifier }
+
     /// Waits for exit up to `limit`; returns the exit status or nil if still running.
     func waitForExit(within limit: TimeInterval) -> Int32? {
         let deadline = Date().addingTimeInterval(limit)
@@ -135,7 +137,7 @@ func curl(_ arguments: [String]) throws -> (status: Int32, output: String) {
 
     @Test func servesEndpointsReloadsOnSIGHUPAndStopsOnSIGTERM() throws {
         let file = try TemporaryConfig("checks: []\n")
-        let exporter = try ExporterProcess(arguments: ["--config.file", file.path, "--log.format", "logfmt"])
+        let exporter = try ExporterProcess(arguments: ["--config.file", file.path, "--log.format", "logfmt", "--web.enable-lifecycle"])
         let base = "http://127.0.0.1:\(exporter.port)"
         #expect(try curl(["-f", "\(base)/-/healthy"]).output == "Healthy\n")
         #expect(try curl(["-f", "\(base)/-/ready"]).output == "Ready\n")

@@ -13,8 +13,35 @@ import Testing
 func body(_ response: TestResponse) -> String { String(buffer: response.body) }
 
 @Suite struct EndpointTests {
-    func app(_ runtime: ExporterRuntime, webConfig: WebConfig = WebConfig()) -> some ApplicationProtocol {
-        Application(router: ExporterHTTPServer.makeRouter(runtime: runtime, webConfig: webConfig, logger: .init(label: "t")))
+    func app(_ runtime: ExporterRuntime, webConfig: WebConfig = WebConfig(), options: ServerOptions = ServerOptions()) -> some ApplicationProtocol {
+        Application(router: ExporterHTTPServer.makeRouter(runtime: runtime, webConfig: webConfig, options: options, logger: .init(label: "t")))
+    }
+
+    @Test func reloadIsForbiddenUnlessTheLifecycleFlagIsGiven() async throws {
+        let file = try TemporaryConfig("checks:\n  - {name: a, url: 'http://127.0.0.1:1/a'}\n")
+        let runtime = try makeRuntime(file)
+        try file.write("checks:\n  - {name: b, url: 'http://127.0.0.1:1/b'}\n")
+        try await app(runtime).test(.router) { client in
+            try await client.execute(uri: "/-/reload", method: .post) { response in
+                #expect(response.status == .forbidden)
+                #expect(body(response).contains("--web.enable-lifecycle"))
+            }
+            #expect(runtime.configuration.checks.map(\.name) == ["a"], "a forbidden reload must not reload")
+            // The trace stays available by default: on-call needs it.
+            try await client.execute(uri: "/trace?id=check/a", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/", method: .get) { #expect(body($0).contains("/trace?id=check/a")) }
+        }
+        try await app(runtime, options: ServerOptions(enableLifecycle: true)).test(.router) { client in
+            try await client.execute(uri: "/-/reload", method: .post) { #expect($0.status == .ok) }
+            #expect(runtime.configuration.checks.map(\.name) == ["b"])
+        }
+        try await app(runtime, options: ServerOptions(enableTrace: false)).test(.router) { client in
+            try await client.execute(uri: "/trace?id=check/b", method: .get) { response in
+                #expect(response.status == .forbidden)
+                #expect(body(response).contains("--web.disable-trace"))
+            }
+            try await client.execute(uri: "/", method: .get) { #expect(!body($0).contains("/trace?id=")) }
+        }
     }
 
     @Test func metricsHealthyReadyAndStatusPage() async throws {
@@ -97,7 +124,7 @@ func body(_ response: TestResponse) -> String { String(buffer: response.body) }
     @Test func reloadKeepsOldConfigOnErrorAndRedactsSecrets() async throws {
         let file = try TemporaryConfig("checks:\n  - {name: a, url: 'http://127.0.0.1:1/a'}\n")
         let runtime = try makeRuntime(file, environment: ["TOKEN": "tok-SECRET-123"])
-        try await app(runtime).test(.router) { client in
+        try await app(runtime, options: ServerOptions(enableLifecycle: true)).test(.router) { client in
             // A bad config: the secret resolves but the URL check fails and quotes the value.
             try file.write("checks:\n  - {name: b, url: '${env:TOKEN}'}\n")
             try await client.execute(uri: "/-/reload", method: .post) { response in

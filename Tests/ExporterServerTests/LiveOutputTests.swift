@@ -55,7 +55,7 @@ let postgresExporterCompatibleLint = try! NSRegularExpression(
                 dsn: "host=127.0.0.1 port=\(port) user=\(user) password=${env:PGPW} dbname=\(database)"
                 interval: 2s
                 timeout: 1s
-                collectors: [database, activity, locks, statements, tables, replication, bgwriter, wal]
+                collectors: [database, activity, settings, locks, statements, tables, replication, bgwriter, wal]
                 queries:
                   - name: databases
                     sql: SELECT datname AS database, 1 AS present FROM pg_database WHERE NOT datistemplate

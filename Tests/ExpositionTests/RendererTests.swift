@@ -30,7 +30,7 @@ import Testing
         # TYPE mitra_probe_duration_seconds histogram
         mitra_probe_duration_seconds_bucket{check="a",le="0.25"} 1
         mitra_probe_duration_seconds_bucket{check="a",le="0.5"} 1
-        mitra_probe_duration_seconds_bucket{check="a",le="1"} 2
+        mitra_probe_duration_seconds_bucket{check="a",le="1.0"} 2
         mitra_probe_duration_seconds_bucket{check="a",le="+Inf"} 2
         mitra_probe_duration_seconds_sum{check="a"} 0.8999999999999999
         mitra_probe_duration_seconds_count{check="a"} 2
@@ -65,6 +65,29 @@ import Testing
     ])
     func formatsNumbers(_ value: Double, _ expected: String) {
         #expect(Renderer.formatNumber(value) == expected)
+    }
+
+    /// Prometheus 3's own examples and Go's `strconv.FormatFloat(v, 'g', -1, 64)` + ".0".
+    @Test(arguments: [
+        (1.0, "1.0"), (2.0, "2.0"), (3.0, "3.0"), (0.0, "0.0"), (-1.0, "-1.0"), (0.25, "0.25"), (0.5, "0.5"),
+        (0.05, "0.05"), (10.0, "10.0"), (300.0, "300.0"), (100_000.0, "100000.0"), (123_456.5, "123456.5"),
+        (1e6, "1e+06"), (1_234_567.0, "1.234567e+06"), (1e21, "1e+21"), (1e100, "1e+100"),
+        (0.0001, "0.0001"), (0.00001, "1e-05"), (1.5e-7, "1.5e-07"), (-2.5, "-2.5"),
+        (Double.infinity, "+Inf"), (-Double.infinity, "-Inf"), (Double.nan, "NaN"),
+    ])
+    func formatsLabelFloatsAsPrometheus3StoresThem(_ value: Double, _ expected: String) {
+        #expect(Renderer.formatLabelFloat(value) == expected)
+    }
+
+    @Test func histogramBucketsUseTheStoredForm() {
+        var histogram = HistogramValue(upperBounds: [0.25, 1, 2])
+        histogram.observe(0.7)
+        let text = Renderer.render([MetricFamily(name: "h_seconds", help: "H.", type: .histogram, series: [Series(labels: [], value: .histogram(histogram))])], format: .prometheusText)
+        #expect(text.contains("h_seconds_bucket{le=\"0.25\"} 0\n"))
+        #expect(text.contains("h_seconds_bucket{le=\"1.0\"} 1\n"))
+        #expect(text.contains("h_seconds_bucket{le=\"2.0\"} 1\n"))
+        #expect(text.contains("h_seconds_bucket{le=\"+Inf\"} 1\n"))
+        #expect(!text.contains("le=\"1\""))
     }
 
     @Test func addingLabelsPrependsThem() {

@@ -132,6 +132,22 @@ enum TestServer {
                 try await writer.finish(nil)
             })
         }
+        router.get("/redirect-to") { request, _ -> Response in
+            let target = request.uri.queryParameters["url"].map(String.init) ?? "/ok"
+            return Response(status: .found, headers: [.location: target])
+        }
+        // About 1 MB of short runs that make a backtracking regex like (x+x+)+y exponential at every run.
+        router.get("/redos") { _, _ -> Response in
+            text(String(repeating: String(repeating: "x", count: 30) + "!", count: 1_000_000 / 31))
+        }
+        // The same, after 72 KiB of headers (more than the probe keeps).
+        router.get("/redirect-padded") { request, _ -> Response in
+            var headers = HTTPFields()
+            for index in 0..<9 { headers[.init("X-Pad-\(index)")!] = String(repeating: "p", count: 8192) }
+            headers[.location] = request.uri.queryParameters["url"].map(String.init) ?? "/ok"
+            return Response(status: .found, headers: headers)
+        }
+        router.get("/crlf") { _, _ -> Response in json(#"{"value":"abc\r\nX-Injected: yes"}"#) }
         router.get("/loop") { _, _ -> Response in
             Response(status: .found, headers: [.location: "/loop"])
         }
@@ -172,6 +188,15 @@ enum TestServer {
             let token = tokens.issue(role: user.role)
             return json(#"{"access_token":"\#(token)","refresh_token":"refresh-\#(token)","token_type":"bearer"}"#,
                         headers: [.init("X-Session")!: "sess-\(token)"])
+        }
+        // A login whose token is named `jwt`, echoed under a harmless name and repeated in
+        // credential-like headers; slow enough to fail a tight max_duration.
+        router.post("/auth/jwt-login") { _, _ -> Response in
+            try await Task.sleep(for: .milliseconds(30))
+            let token = tokens.issue(role: "role-junior-agent")
+            return json(#"{"jwt":"\#(token)","echo":"\#(token)","token_type":"bearer"}"#,
+                        headers: [.init("X-Refresh-Token")!: "refresh-\(token)", .init("X-Internal-Sig")!: "sig-\(token)",
+                                  .init("X-Request-Id")!: "req-42"])
         }
         router.get("/users/me") { request, _ -> Response in
             guard let role = tokens.role(for: request) else { return json(#"{"detail":"not authenticated"}"#, status: 401) }

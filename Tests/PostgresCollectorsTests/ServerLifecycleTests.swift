@@ -85,7 +85,7 @@ struct ServerLifecycleTests {
         let primary = try await PrivateCluster.start(script: shared.script)
         let standbyDirectory = primary.directory + "-standby"
         let standbyPort = String(try freeLoopbackPort())
-        let pgBin = "/usr/lib/postgresql/15/bin"
+        let pgBin = shared.bin
         func asPostgres(_ arguments: [String]) -> Int32 {
             spawnAndWait(["/usr/bin/env", "runuser", "-u", "postgres", "--"] + arguments)
         }
@@ -101,7 +101,7 @@ struct ServerLifecycleTests {
                             "-w", "-t", "30", "start"]) == 0)
 
         let onPrimary = PostgresSampler(config: monitorInstance(primary, collectors: [.replication, .wal]), logger: LogRecorder().logger)
-        var standbyConfig = monitorInstance(primary, collectors: [.replication, .wal, .statements])
+        var standbyConfig = monitorInstance(primary, collectors: [.replication, .wal] + (shared.hasStatements ? [.statements] : []))
         standbyConfig.dsn = shared.keyValue(user: shared.monitorUser, password: shared.monitorPassword, port: standbyPort)
         let onStandby = PostgresSampler(config: standbyConfig, logger: LogRecorder().logger)
         // The standby may need a moment to connect to the primary.
@@ -129,8 +129,10 @@ struct ServerLifecycleTests {
         #expect(standbyResult.outcomes.allSatisfy { $0.success }, "\(standbyResult.outcomes.compactMap(\.error))")
     }
 
-    /// One sample's rendered output, values normalised, against Golden/postgres-sample.prom.
-    /// Regenerate with MITRA_UPDATE_GOLDEN=1 after an intended change.
+    /// One sample's rendered output, values normalised, against Golden/postgres-sample.prom
+    /// (PostgreSQL 15) or Golden/postgres-sample-pgNN.prom (other versions): the files show
+    /// exactly which families each version has. Regenerate with MITRA_UPDATE_GOLDEN=1 after an
+    /// intended change.
     @Test func goldenRenderedSample() async throws {
         let cluster = try await PrivateCluster.start(script: shared.script)
         let admin = try await PostgresConnection.connect(PostgresConnectionSettings(
@@ -143,7 +145,7 @@ struct ServerLifecycleTests {
             if try await exporterSessions(cluster, applicationName: "mitra-test-admin") == 0 { break }
             try await Task.sleep(for: .milliseconds(50))
         }
-        var config = monitorInstance(cluster, collectors: [.database, .activity, .locks, .tables, .replication, .bgwriter, .wal])
+        var config = monitorInstance(cluster, collectors: shared.supportedCollectors.filter { $0 != .statements })
         config.labels = [ConfigLabel(name: "env", value: "test")]
         let sampler = PostgresSampler(config: config, logger: LogRecorder().logger)
         let result = await sampler.sample()
@@ -152,7 +154,7 @@ struct ServerLifecycleTests {
         #expect(result.outcomes.allSatisfy { $0.success }, "\(result.outcomes.compactMap(\.error))")
 
         let rendered = normalise(Renderer.render(Renderer.merge(result.families), format: .prometheusText))
-        let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/postgres-sample.prom")
+        let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(shared.version == 15 ? "Golden/postgres-sample.prom" : "Golden/postgres-sample-pg\(shared.version).prom")
         if ProcessInfo.processInfo.environment["MITRA_UPDATE_GOLDEN"] == "1" {
             try FileManager.default.createDirectory(at: golden.deletingLastPathComponent(), withIntermediateDirectories: true)
             try rendered.write(to: golden, atomically: true, encoding: .utf8)

@@ -208,3 +208,84 @@ import Testing
         #expect(result.outcomes.allSatisfy { !$0.success && $0.error == "timed out after 6s" })
     }
 }
+
+/// The hold: a statement out of the top K keeps its series, and its own deltas, for a while.
+@Suite struct StatementsHoldTests {
+    func snapshot(_ calls: [String: Double]) -> StatementsSnapshot {
+        var entries: [StatementKey: StatementsSnapshot.Entry] = [:]
+        for (queryID, count) in calls {
+            entries[StatementKey(userID: 10, databaseID: 5, queryID: Int64(queryID)!, toplevel: true)] = StatementsSnapshot.Entry(
+                user: "app", datname: "agentmitra", counters: StatementCounters(calls: count, totalMilliseconds: count * 10, rows: count),
+                statsSince: nil)
+        }
+        return StatementsSnapshot(entries: entries, deallocations: 0, statsReset: 100)
+    }
+
+    func exported(_ interval: StatementsTracker.Interval) -> Set<String> {
+        Set((interval.top + interval.held).map(\.key.queryID))
+    }
+
+    @Test func heldStatementHasNoGapAndCountsItsOwnCalls() {
+        var tracker = StatementsTracker()
+        let start = ContinuousClock.now
+        var calls: [String: Double] = ["1": 0, "2": 0]
+        _ = tracker.ingest(snapshot(calls), top: 1, hold: .seconds(600), now: start)
+        var previous = 0.0
+        for round in 1...10 {
+            // "1" and "2" take turns as the heaviest; each interval is 30s.
+            calls["1"]! += round % 2 == 0 ? 10 : 1
+            calls["2"]! += round % 2 == 0 ? 1 : 10
+            let interval = tracker.ingest(snapshot(calls), top: 1, hold: .seconds(600), now: start + .seconds(30 * round))
+            // From round 2 on both have ranked once, so both are exported in every run.
+            #expect(exported(interval) == (round == 1 ? ["2"] : ["1", "2"]), "round \(round)")
+            let value = tracker.accumulatedCounters(StatementSeriesKey(user: "app", datname: "agentmitra", queryID: "1")).calls
+            #expect(value >= previous)
+            previous = value
+        }
+        // Held statements keep counting their own calls: only round 1, before "1" ever ranked,
+        // went to "other".
+        #expect(previous == calls["1"]! - 1)
+        #expect(tracker.otherByDatabase["agentmitra"]?.calls == 1)
+    }
+
+    @Test func holdExpiresAndTheRestGoesToOther() {
+        var tracker = StatementsTracker()
+        let start = ContinuousClock.now
+        _ = tracker.ingest(snapshot(["1": 0, "2": 0]), top: 1, hold: .seconds(60), now: start)
+        _ = tracker.ingest(snapshot(["1": 10, "2": 1]), top: 1, hold: .seconds(60), now: start + .seconds(30))
+        // "2" takes the top slot; "1" is held for 60s after it last ranked.
+        let held = tracker.ingest(snapshot(["1": 11, "2": 20]), top: 1, hold: .seconds(60), now: start + .seconds(60))
+        #expect(held.top.map(\.key.queryID) == ["2"])
+        #expect(held.held.map(\.key.queryID) == ["1"])
+        let expired = tracker.ingest(snapshot(["1": 12, "2": 40]), top: 1, hold: .seconds(60), now: start + .seconds(90))
+        #expect(expired.held.isEmpty)
+        // One call of "2" before it ever ranked, one of "1" after its hold expired.
+        #expect(tracker.otherByDatabase["agentmitra"]?.calls == 2)
+        // Without a hold a statement leaves at once (the behaviour before holds existed).
+        var plain = StatementsTracker()
+        _ = plain.ingest(snapshot(["1": 0, "2": 0]), top: 1, now: start)
+        _ = plain.ingest(snapshot(["1": 10, "2": 1]), top: 1, now: start + .seconds(30))
+        #expect(plain.ingest(snapshot(["1": 11, "2": 20]), top: 1, now: start + .seconds(60)).held.isEmpty)
+    }
+
+    @Test func serversOlderThan13AreRefusedPerCollector() {
+        for kind in PostgresCollectorKind.allCases {
+            let reason = kind.unsupportedReason(serverVersion: 120_017)
+            #expect(reason == "PostgreSQL 12 is not supported (13 or later is needed; server_version_num 120017); the \(kind.rawValue) collector does not run, SQL-defined queries still do")
+            #expect(kind.unsupportedReason(serverVersion: 130_000) == nil)
+        }
+    }
+
+    @Test func settingsAreScaledLikePostgresExporter() {
+        #expect(SettingsCollector.metric(name: "shared_buffers", setting: "16384", unit: "8kB", type: "integer")?.value == 134_217_728)
+        #expect(SettingsCollector.metric(name: "shared_buffers", setting: "16384", unit: "8kB", type: "integer")?.name == "pg_settings_shared_buffers_bytes")
+        #expect(SettingsCollector.metric(name: "max_wal_size", setting: "1024", unit: "MB", type: "integer")?.value == 1_073_741_824)
+        #expect(SettingsCollector.metric(name: "statement_timeout", setting: "1500", unit: "ms", type: "integer")?.value == 1.5)
+        #expect(SettingsCollector.metric(name: "statement_timeout", setting: "-1", unit: "ms", type: "integer")?.value == -1)
+        #expect(SettingsCollector.metric(name: "autovacuum_naptime", setting: "1", unit: "min", type: "integer")?.name == "pg_settings_autovacuum_naptime_seconds")
+        #expect(SettingsCollector.metric(name: "autovacuum_naptime", setting: "1", unit: "min", type: "integer")?.value == 60)
+        #expect(SettingsCollector.metric(name: "fsync", setting: "off", unit: "", type: "bool")?.value == 0)
+        #expect(SettingsCollector.metric(name: "random_page_cost", setting: "1.1", unit: "", type: "real")?.name == "pg_settings_random_page_cost")
+        #expect(SettingsCollector.metric(name: "odd", setting: "1", unit: "furlong", type: "integer") == nil)
+    }
+}

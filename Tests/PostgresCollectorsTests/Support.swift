@@ -19,6 +19,11 @@ struct SharedCluster: Sendable {
     var monitorUser: String
     var monitorPassword: String
     var script: String
+    /// The server's major version (15 is Debian's; 16 and 18 come from PyPI wheels).
+    var version: Int
+    var bin: String
+    /// Whether the build has pg_stat_statements (the 16 wheel does not).
+    var hasStatements: Bool
 
     static let current: SharedCluster? = {
         let environment = ProcessInfo.processInfo.environment
@@ -30,10 +35,17 @@ struct SharedCluster: Sendable {
         else { return nil }
         return SharedCluster(host: host, port: port, user: user, password: password, database: database,
                              noExtensionDatabase: noExtension, monitorUser: monitorUser, monitorPassword: monitorPassword,
-                             script: script)
+                             script: script, version: value("VERSION").flatMap { Int($0) } ?? 15,
+                             bin: value("BIN") ?? "/usr/lib/postgresql/15/bin", hasStatements: value("HAS_STATEMENTS") != "0")
     }()
 
     static var available: Bool { current != nil }
+    static var hasStatements: Bool { current?.hasStatements ?? false }
+
+    /// Every collector this server can run (io needs 16, statements the extension).
+    var supportedCollectors: [PostgresCollectorKind] {
+        PostgresCollectorKind.allCases.filter { ($0 != .io || version >= 16) && ($0 != .statements || hasStatements) }
+    }
 
     func keyValue(user: String? = nil, password: String? = nil, database: String? = nil, port: String? = nil) -> String {
         let quote = { (text: String) in

@@ -210,3 +210,63 @@ func eventually(within limit: Duration = .seconds(10), _ condition: () -> Bool) 
         #expect(store.isReady)
     }
 }
+
+/// A sampler whose one collector always fails.
+final class FailingSampler: Sampler {
+    let id: String
+    let logsOwnFailures: Bool
+    let runs = Mutex(0)
+
+    init(id: String, logsOwnFailures: Bool) {
+        self.id = id
+        self.logsOwnFailures = logsOwnFailures
+    }
+
+    var interval: Duration { .milliseconds(20) }
+    var timeout: Duration { .milliseconds(15) }
+
+    func sample() async -> SampleResult {
+        runs.withLock { $0 += 1 }
+        return SampleResult(families: [], outcomes: [CollectorOutcome(collector: id, success: false, durationSeconds: 0, error: "broken")])
+    }
+
+    func timedOutResult(after seconds: Double) -> SampleResult { SampleResult(families: [], outcomes: []) }
+}
+
+final class WarningCounter: Sendable {
+    let warnings = Mutex<[String]>([])
+
+    var logger: Logger { Logger(label: "test") { _ in Handler(counter: self) } }
+
+    struct Handler: LogHandler {
+        let counter: WarningCounter
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            guard event.level == .warning else { return }
+            counter.warnings.withLock { $0.append("\(event.metadata?["collector"] ?? "")") }
+        }
+    }
+}
+
+@Suite struct SchedulerFailureLogTests {
+    /// A failing collector is one warning, not one per run; a sampler that logs its own
+    /// failures (PostgreSQL) is not logged a second time by the scheduler.
+    @Test func failureIsOneWarningFromOnePlace() async throws {
+        let counter = WarningCounter()
+        let scheduler = SamplerScheduler(store: SnapshotStore(), logger: counter.logger)
+        let plain = FailingSampler(id: "plain", logsOwnFailures: false)
+        let selfLogging = FailingSampler(id: "self-logging", logsOwnFailures: true)
+        scheduler.replace(with: [plain, selfLogging])
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await scheduler.run() }
+            #expect(await eventually { plain.runs.withLock { $0 } >= 4 && selfLogging.runs.withLock { $0 } >= 4 })
+            scheduler.finish()
+        }
+        #expect(counter.warnings.withLock { $0 } == ["plain"])
+    }
+}

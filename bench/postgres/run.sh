@@ -4,10 +4,13 @@
 #
 #   bench/postgres/run.sh            (as root; needs a built .build/release/mitra-exporter)
 #
-# Measures, for each exporter: /metrics latency (ours renders the last sample; theirs queries
-# the server during the scrape), exporter CPU seconds per sample, server-side execution time
-# of the exporter's own statements per sample (pg_stat_statements, by role), resident memory,
-# and series count. Prints the raw figures and the ratios. Everything it starts is stopped.
+# Measures, for each exporter: /metrics latency over a keep-alive connection, plain and with
+# the exact headers Prometheus sends (OpenMetrics first, gzip) (ours renders the last sample;
+# theirs queries the server during the scrape), latency under concurrent scrapers, exporter CPU
+# seconds per sample, server-side execution time of the exporter's own statements per sample
+# (pg_stat_statements, by role), resident memory (VmRSS) and heap (RssAnon), binary size and
+# series count. Prints the raw figures and the ratios, writes JSON and an SVG bar chart to
+# bench/results/. Everything it starts is stopped.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -73,6 +76,10 @@ cpu_seconds() {  # utime + stime of a process, in seconds
     awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"
 }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+anon_kib() { awk '/RssAnon/ {print $2}' "/proc/$1/status"; }
+keepalive_ms() {  # URL plain|prometheus: p50 and max over 50 keep-alive scrapes, in ms
+    python3 bench/postgres/scrape_latency.py "$1" 50 "$2"
+}
 scrape_ms() {  # median and max /metrics latency over N scrapes, in ms
     local url=$1 n=$2 i
     for i in $(seq 1 "$n"); do curl -s -o /dev/null -w '%{time_total}\n' "$url"; done |
@@ -100,10 +107,11 @@ sleep "$interval_s"   # one full interval so the statements baseline exists
 m_cpu0=$(cpu_seconds "$mitra_pid"); m_srv0=$(server_ms bench_mitra)
 sleep $((samples * interval_s))
 m_cpu1=$(cpu_seconds "$mitra_pid"); m_srv1=$(server_ms bench_mitra)
-read -r m_p50 m_max < <(scrape_ms "http://127.0.0.1:$mitra_port/metrics" 50)
+read -r m_p50 m_max < <(keepalive_ms "http://127.0.0.1:$mitra_port/metrics" plain)
+read -r m_prom_p50 m_prom_max < <(keepalive_ms "http://127.0.0.1:$mitra_port/metrics" prometheus)
 read -r m_c1_p50 m_c1_p99 < <(python3 bench/postgres/concurrent_scrapes.py "http://127.0.0.1:$mitra_port/metrics" 1 100)
 read -r m_c16_p50 m_c16_p99 < <(python3 bench/postgres/concurrent_scrapes.py "http://127.0.0.1:$mitra_port/metrics" 16 20)
-m_rss=$(rss_kib "$mitra_pid")
+m_rss=$(rss_kib "$mitra_pid"); m_anon=$(anon_kib "$mitra_pid")
 curl -s "http://127.0.0.1:$mitra_port/metrics" > "$work/mitra.prom"
 m_series=$(grep -vc '^#' "$work/mitra.prom")
 m_pg_series=$(grep -c '^pg_' "$work/mitra.prom")
@@ -117,11 +125,13 @@ DATA_SOURCE_NAME="postgresql://bench_pgexp:bench@127.0.0.1:$pg_port/mitra_test?s
 pgexp_pid=$!; pids+=("$pgexp_pid")
 for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$pgexp_port/metrics" && break; sleep 0.1; done
 p_cpu0=$(cpu_seconds "$pgexp_pid"); p_srv0=$(server_ms bench_pgexp)
-read -r p_p50 p_max < <(scrape_ms "http://127.0.0.1:$pgexp_port/metrics" "$samples")
+scrape_ms "http://127.0.0.1:$pgexp_port/metrics" "$samples" >/dev/null  # one sample per scrape
 p_cpu1=$(cpu_seconds "$pgexp_pid"); p_srv1=$(server_ms bench_pgexp)
+read -r p_p50 p_max < <(keepalive_ms "http://127.0.0.1:$pgexp_port/metrics" plain)
+read -r p_prom_p50 p_prom_max < <(keepalive_ms "http://127.0.0.1:$pgexp_port/metrics" prometheus)
 read -r p_c1_p50 p_c1_p99 < <(python3 bench/postgres/concurrent_scrapes.py "http://127.0.0.1:$pgexp_port/metrics" 1 20)
 read -r p_c16_p50 p_c16_p99 < <(python3 bench/postgres/concurrent_scrapes.py "http://127.0.0.1:$pgexp_port/metrics" 16 5)
-p_rss=$(rss_kib "$pgexp_pid")
+p_rss=$(rss_kib "$pgexp_pid"); p_anon=$(anon_kib "$pgexp_pid")
 curl -s "http://127.0.0.1:$pgexp_port/metrics" > "$work/pgexp.prom"
 p_series=$(grep -vc '^#' "$work/pgexp.prom")
 p_pg_series=$(grep -c '^pg_' "$work/pgexp.prom")
@@ -129,10 +139,14 @@ kill "$pgexp_pid"
 echo "  server time by statement:"; top_statements bench_pgexp
 
 mkdir -p bench/results
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+export M_PROM_P50=$m_prom_p50 M_PROM_MAX=$m_prom_max P_PROM_P50=$p_prom_p50 P_PROM_MAX=$p_prom_max \
+    M_ANON=$m_anon P_ANON=$p_anon M_BINARY=$(stat -Lc %s "$bin") P_BINARY=$(stat -Lc %s "$pgexp") \
+    CHART="bench/results/postgres-$stamp.svg"
 python3 - "$samples" "$m_p50" "$m_max" "$m_cpu0" "$m_cpu1" "$m_srv0" "$m_srv1" "$m_rss" "$m_series" "$m_pg_series" \
     "$p_p50" "$p_max" "$p_cpu0" "$p_cpu1" "$p_srv0" "$p_srv1" "$p_rss" "$p_series" "$p_pg_series" \
     "$m_c1_p50" "$m_c1_p99" "$m_c16_p50" "$m_c16_p99" "$p_c1_p50" "$p_c1_p99" "$p_c16_p50" "$p_c16_p99" \
-    "bench/results/postgres-$(date -u +%Y%m%dT%H%M%SZ).json" "$("$pgexp" --version 2>&1 | head -1)" <<'PY'
+    "bench/results/postgres-$stamp.json" "$("$pgexp" --version 2>&1 | head -1)" <<'PY'
 import json, os, platform, sys
 a = sys.argv[1:]
 n = int(a[0])
@@ -142,15 +156,29 @@ p = dict(p50=float(a[10]), max=float(a[11]), cpu=(float(a[13]) - float(a[12])) /
          rss=int(a[16]) / 1024, series=int(a[17]), pg=int(a[18]))
 m.update(c1_p50=float(a[19]), c1_p99=float(a[20]), c16_p50=float(a[21]), c16_p99=float(a[22]))
 p.update(c1_p50=float(a[23]), c1_p99=float(a[24]), c16_p50=float(a[25]), c16_p99=float(a[26]))
-rows = [("scrape latency p50 (ms)", "p50"), ("scrape latency max (ms)", "max"),
+env = os.environ
+m.update(prom_p50=float(env["M_PROM_P50"]), prom_max=float(env["M_PROM_MAX"]), anon=int(env["M_ANON"]) / 1024,
+         binary=int(env["M_BINARY"]) / 1e6)
+p.update(prom_p50=float(env["P_PROM_P50"]), prom_max=float(env["P_PROM_MAX"]), anon=int(env["P_ANON"]) / 1024,
+         binary=int(env["P_BINARY"]) / 1e6)
+rows = [("scrape p50, no gzip (ms)", "p50"), ("scrape max, no gzip (ms)", "max"),
+        ("scrape p50, Prometheus headers (ms)", "prom_p50"), ("scrape max, Prometheus headers (ms)", "prom_max"),
         ("1 scraper: p50 (ms)", "c1_p50"), ("1 scraper: p99 (ms)", "c1_p99"),
         ("16 concurrent scrapers: p50 (ms)", "c16_p50"), ("16 concurrent scrapers: p99 (ms)", "c16_p99"),
         ("exporter CPU per sample (s)", "cpu"),
-        ("server time per sample (ms)", "srv"), ("exporter RSS (MiB)", "rss"), ("series (all)", "series"), ("series (pg_*)", "pg")]
-print(f"{'':34}{'mitra-exporter':>16}{'postgres_exporter':>19}{'theirs/ours':>13}")
+        ("server time per sample (ms)", "srv"), ("exporter VmRSS (MiB)", "rss"), ("exporter RssAnon (MiB)", "anon"),
+        ("binary (MB)", "binary"), ("series (all)", "series"), ("series (pg_*)", "pg")]
+print(f"{'':38}{'mitra-exporter':>16}{'postgres_exporter':>19}{'theirs/ours':>13}")
 for label, key in rows:
     ratio = p[key] / m[key] if m[key] else float("inf")
-    print(f"{label:34}{m[key]:>16.3f}{p[key]:>19.3f}{ratio:>13.1f}")
+    print(f"{label:38}{m[key]:>16.3f}{p[key]:>19.3f}{ratio:>13.1f}")
+sys.path.insert(0, "bench")
+from chart import bar_chart  # noqa: E402
+charted = [r for r in rows if r[1] not in ("series", "pg", "max", "prom_max")]
+open(env["CHART"], "w").write(bar_chart(
+    "mitra-exporter vs postgres_exporter (shorter is better)", ("mitra-exporter", "postgres_exporter"),
+    [(label, m[key], p[key]) for label, key in charted]))
+print(f"wrote {env['CHART']}")
 json.dump({"benchmark": "postgres", "samples": n, "postgres_exporter_version": a[28],
            "machine": {"cpus": os.cpu_count(), "kernel": platform.release()}, "mitra": m, "postgres_exporter": p,
            "ratios_theirs_over_ours": {k: (p[k] / m[k] if m[k] else None) for _, k in rows}}, open(a[27], "w"), indent=2)

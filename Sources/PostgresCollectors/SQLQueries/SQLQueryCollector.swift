@@ -112,11 +112,15 @@ public final class SQLQueryCollector: Sendable {
 
     private func runIncremental(_ execute: Execute, now: ContinuousClock.Instant) async throws {
         guard let key = config.key else { throw Failure(message: "query \(config.name): incremental mode needs key") }
+        // Quoted: identifiers cannot be bound as parameters, and config text must never become SQL.
+        guard let table = SQLIdentifier(parsing: key.table, maxParts: 2), let column = SQLIdentifier(parsing: key.column, maxParts: 1) else {
+            throw Failure(message: "query \(config.name): key {table: \(key.table), column: \(key.column)} is not a table and column name")
+        }
         let probe = try await execute("""
-            SELECT max(\(key.column))::text AS max_key,
+            SELECT max(\(column.quoted))::text AS max_key,
                    pg_snapshot_xmin(pg_current_snapshot())::text AS snapshot_xmin,
                    pg_snapshot_xmax(pg_current_snapshot())::text AS snapshot_xmax
-            FROM \(key.table)
+            FROM \(table.quoted)
             """, [])
         guard let row = probe.namedRows.first,
               let xmin = row["snapshot_xmin"].flatMap(UInt64.init), let xmax = row["snapshot_xmax"].flatMap(UInt64.init) else {

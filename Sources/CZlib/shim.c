@@ -1,0 +1,2 @@
+// The zlib shim is header-only; SwiftPM needs one source file per C target.
+#include "CZlib.h"

@@ -1,0 +1,58 @@
+import CompressNIO
+@testable import ExporterServer
+import Exposition
+import Foundation
+import NIOCore
+import Sampling
+import Testing
+
+@Suite struct GzipSpliceTests {
+    /// A gzip reader of another implementation than zlib's inflate wrapper: GNU gzip, which
+    /// also checks the trailer's CRC-32 and length.
+    func gunzip(_ body: ByteBuffer) throws -> String {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("splice-\(UUID().uuidString).gz")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try Data(body.readableBytesView).write(to: file)
+        let gzip = try #require(which("gzip"), "gzip is missing")
+        let result = try runCommand(gzip, ["-dc", file.path])
+        #expect(result.status == 0, "gzip -dc: \(result.output)")
+        return result.output
+    }
+
+    static let bigTail = (0..<5_000).map { "series_\($0 % 97){check=\"c\($0)\",le=\"1.0\"} \($0)\n" }.joined()
+
+    @Test(arguments: [
+        ("", ""), ("head\n", ""), ("", "tail\n"), ("# HELP a A.\na 1\n", "b 2\n"),
+        ("ünïcödé ✓\n", "€\n"), (String(repeating: "x", count: 70_000), bigTail),
+    ])
+    func joinedPartsDecodeToTheConcatenation(_ head: String, _ tail: String) throws {
+        let member = GzipSplice.member(head: try GzipSplice.deflate(head, final: false, level: 6, windowBits: 12, memLevel: 5),
+                                       tail: try GzipSplice.deflate(tail, final: true, level: 6))
+        #expect(try gunzip(member) == head + tail)
+        var compressed = member
+        #expect(String(buffer: try compressed.decompress(with: .gzip())) == head + tail)
+    }
+
+    /// Every gzip body decodes to what the plain body of the same scrape would be, from the
+    /// cached samples part and after a publish replaced it.
+    @Test func gzipBodyIsThePlainBodyBeforeAndAfterAPublish() throws {
+        let (runtime, _) = try MetricsGoldenTests().populatedRuntime()
+        for format in ExpositionFormat.allCases {
+            let first = try gunzip(try runtime.gzipMetricsBody(format: format))
+            let second = try gunzip(try runtime.gzipMetricsBody(format: format))
+            let plain = runtime.metricsBody(format: format)
+            // Only the scrape counter differs between consecutive scrapes.
+            func withoutScrapeCount(_ body: String) -> String {
+                body.split(separator: "\n").filter { !$0.hasPrefix("mitra_exporter_scrapes_total") }.joined(separator: "\n")
+            }
+            #expect(withoutScrapeCount(first) == withoutScrapeCount(plain))
+            #expect(withoutScrapeCount(second) == withoutScrapeCount(plain))
+            #expect(first.contains("probe_success{check=\"policies\"} 1\n"))
+            #expect(format == .openMetrics ? first.hasSuffix("# EOF\n") : !first.contains("# EOF"))
+        }
+        // A publish changes the samples; the next gzip body shows the new state, not the cached one.
+        runtime.store.publish(SamplerSnapshot(samplerID: "check/policies", interval: .seconds(15), startedAt: 3, finishedAt: 4,
+                                              result: StubSampler.result(id: "check/policies", succeed: false, error: "status 500")))
+        #expect(try gunzip(try runtime.gzipMetricsBody(format: .prometheusText)).contains("probe_success{check=\"policies\"} 0\n"))
+    }
+}

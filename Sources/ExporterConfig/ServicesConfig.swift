@@ -69,7 +69,7 @@ enum ServicesDecoder {
                 object.finish()
                 continue
             }
-            if !LabelsDecoder.isValidLabelValue(name) {
+            if !isValidServiceName(name) {
                 object.value("name")?.error("\"\(name)\" is not a valid service name (letters, digits, '.', '_', '-')")
             }
             var service = ServiceConfig(name: name)
@@ -218,10 +218,10 @@ extension [ConfigLabel] {
     }
 }
 
-extension LabelsDecoder {
+extension ServicesDecoder {
     /// Service names become label values and appear in Alertmanager matchers and runbooks;
-    /// keep them to a plain, unquoted-safe alphabet.
-    static func isValidLabelValue(_ name: String) -> Bool {
+    /// keep them to a plain alphabet that needs no quoting anywhere.
+    static func isValidServiceName(_ name: String) -> Bool {
         name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }
     }
 }

@@ -187,6 +187,14 @@ def check_dashboard(name, dashboard, recorded):
         refs = [item["refId"] for item in panel.get("targets", [])]
         if len(set(refs)) != len(refs):
             problem(f"{where}: duplicate refId")
+        # Someone on call reads the (i) tooltip: what the panel shows, and for a panel that can
+        # turn red, what to do then.
+        description = panel.get("description") or ""
+        if len(description) < 40:
+            problem(f"{where}: no description (or a stub): say what it shows, its target, what to do when red")
+        steps = panel["fieldConfig"]["defaults"].get("thresholds", {}).get("steps", [])
+        if any(step.get("color") == "red" for step in steps) and "red" not in description.lower():
+            problem(f"{where}: can turn red but its description does not say what to do then")
 
     for where, expr in expressions(dashboard):
         for variable in re.findall(r"\$\{?(\w+)\}?", expr):

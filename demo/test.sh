@@ -3,7 +3,10 @@
 # examples/agentmitra.yml (ports rewritten), and requires every metric family of the default
 # config with real values within one minute, every check and scenario passing, a failure
 # switch showing up in the metrics, and no secret in /metrics, the status page or the logs.
-# Everything it starts is stopped on exit.
+# The status page is loaded in headless Chromium (Debian's `chromium`, installed here when
+# missing) while the world is healthy and during the failure switch: its KPI board must mark
+# the broken KPIs failing; screenshots are kept in $MITRA_TEST_ARTIFACTS (default
+# /tmp/mitra-test-artifacts). Everything it starts is stopped on exit.
 #
 #   demo/test.sh            uses .build/debug/{mitra-exporter,agentmitra-demo-api}
 #   MITRA_EXPORTER_BIN=... AGENTMITRA_DEMO_API_BIN=... demo/test.sh
@@ -25,6 +28,15 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+
+artifacts=${MITRA_TEST_ARTIFACTS:-/tmp/mitra-test-artifacts}
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "== installing chromium (Debian package) for the status page check"
+    command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ] || fail "chromium is missing: install the Debian package chromium"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 ||
+        { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; } || fail "cannot install chromium"
+fi
 
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
@@ -73,6 +85,11 @@ echo "== every family of the default config with real values after ${elapsed} s"
 printf '%s\n' "$metrics" >"$work/metrics.txt"
 python3 tools/check_label_floats.py "$work/metrics.txt" || fail "rules or dashboards use le/quantile values the exporter does not emit"
 
+# Healthy: every check passed twice (the board's windows start at the first run), nothing failing.
+python3 demo/browser_check.py "http://127.0.0.1:$web_port/" healthy "$artifacts" --timeout 45 \
+    --ok api-availability --ok dashboard-latency --ok policy-search-latency --no-failing-collectors ||
+    fail "status page in the browser, healthy world"
+
 bash scripts/demo-world.sh switch "$work/world" '{"failing_routes":["/leads/"],"login_disabled_roles":["role-policyholder"]}' >/dev/null
 for _ in $(seq 1 30); do
     metrics=$(curl -sf "http://127.0.0.1:$web_port/metrics" || true)
@@ -86,6 +103,10 @@ for _ in $(seq 1 30); do
 done
 grep -qE '^probe_success\{check="leads".*\} 0$' <<<"$metrics" || fail "failing /leads/ not visible within 60 s"
 grep -qE '^mitra_scenario_success\{scenario="login-policyholder".*\} 0$' <<<"$metrics" || fail "disabled policyholder login not visible"
+python3 demo/browser_check.py "http://127.0.0.1:$web_port/" fault "$artifacts" --timeout 45 \
+    --failing api-availability --failing login-success:role-policyholder \
+    --failing-collector leads --failing-collector login-policyholder ||
+    fail "status page in the browser, failing /leads/ and policyholder logins"
 bash scripts/demo-world.sh switch "$work/world" clear >/dev/null
 
 status_page=$(curl -sf "http://127.0.0.1:$web_port/" || true)

@@ -18,6 +18,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gen_alerts import CAUSES  # noqa: E402  (the alerts that name a cause, shown first)
 
+from dashboard_descriptions import DESCRIPTIONS
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DS = {"type": "prometheus", "uid": "${datasource}"}
 JOB = "mitra-exporter"
@@ -99,11 +101,17 @@ class Panel:
             item = dict(item)
             item["refId"] = chr(ord("A") + index)
             targets.append(item)
+        # One source per description: tools/dashboard_descriptions.py, or the panel's own.
+        if self.description and self.title in DESCRIPTIONS:
+            raise SystemExit(f"panel {self.title!r}: description both in the panel and in tools/dashboard_descriptions.py")
+        description = self.description or DESCRIPTIONS.get(self.title, "")
+        if not description:
+            raise SystemExit(f"panel {self.title!r} has no description: add one to tools/dashboard_descriptions.py")
         panel = {
             "id": panel_id,
             "type": self.kind,
             "title": self.title,
-            "description": self.description,
+            "description": description,
             "datasource": DS,
             "gridPos": {"h": self.height, "w": self.width, "x": x, "y": y},
             "fieldConfig": {"defaults": defaults, "overrides": []},
@@ -289,22 +297,16 @@ def overview():
             f'ALERTS{{alertstate="firing",alertname=~"{causes}",service=~"$service"}}\n'
             'or\nALERTS{alertstate="firing",alertname="MitraExporterDown",instance=~"$instance"}',
             instant=True, table=True)], "short", height=5,
-              description="The alert that names what broke, one per incident (services: in the exporter's config). "
-                          "Its symptoms are held back by Alertmanager; open the runbook section of the alert name.",
               transformations=[{"id": "organize", "options": {
                   "excludeByName": {"Time": True, "Value": True, "__name__": True, "alertstate": True}}}]),
         Row("Service level objectives"),
         stat("API availability (1h)", [target(f"1 - {slo_ratio.format(w='1h', slo='api-availability')}")],
-             "percentunit", description="Share of checks and API requests that succeeded over the last hour. Target 99 %.",
-             thresholds=higher_is_better(API_SUCCESS), width=6),
+             "percentunit", thresholds=higher_is_better(API_SUCCESS), width=6),
         stat("API error budget left (30d)", [target(budget_left("api-availability"))], "percentunit",
-             description="Share of the 30-day error budget of the 99 % objective not yet spent (approximated from hourly ratios).",
              thresholds=higher_is_better(0, 0.25), width=6),
         stat("Login success (1h)", [target(f"1 - {slo_ratio.format(w='1h', slo='login-success')}")],
-             "percentunit", description="Share of logins (audit trail and login scenarios) that succeeded. Target 95 %.",
-             thresholds=higher_is_better(LOGIN_SUCCESS), width=6),
+             "percentunit", thresholds=higher_is_better(LOGIN_SUCCESS), width=6),
         stat("Login error budget left (30d)", [target(budget_left("login-success"))], "percentunit",
-             description="Share of the 30-day error budget of the 95 % objective not yet spent.",
              thresholds=higher_is_better(0, 0.25), width=6),
         *kpi_stats,
         stat("DB mean query time (target < 500 ms)", [target(
@@ -313,30 +315,25 @@ def overview():
         bargauge("Burn rate per SLO (1h)", [target(
             "mitra:slo_errors:ratio_rate1h\n  / on (slo) group_left ()\n(1 - mitra:slo_objective:ratio)",
             "{{slo}} {{service}} {{instance_name}}", instant=True)], "suffix:x",
-            description="How fast each SLO spends its error budget: 1 = exactly the budget over 30 days, 14.4 pages.",
             thresholds=lower_is_better(1, 14.4), minimum=0, width=24, height=7),
         Row("Endpoints"),
         timeseries("Check success ratio", [target(
             'sum by (check) (rate(mitra_probe_runs_total{instance=~"$instance",check=~"$check",result="success"}[$__rate_interval]))\n'
             '/\nsum by (check) (rate(mitra_probe_runs_total{instance=~"$instance",check=~"$check"}[$__rate_interval]))',
-            "{{check}}")], "percentunit", thresholds=higher_is_better(API_SUCCESS), minimum=0, maximum=1,
-            description="Share of runs of each check that succeeded. Target 99 %."),
+            "{{check}}")], "percentunit", thresholds=higher_is_better(API_SUCCESS), minimum=0, maximum=1),
         timeseries("Check latency p95", [target(
             percentile(0.95, "mitra_probe_duration_seconds", 'instance=~"$instance",check=~"$check"', ["check"]),
-            "{{check}}")], "s", thresholds=lower_is_better(LATENCY["api"]), minimum=0,
-            description="95th percentile of each check's duration. API target 2 s."),
+            "{{check}}")], "s", thresholds=lower_is_better(LATENCY["api"]), minimum=0),
         timeseries("Backend 5xx and 4xx per route", [
             target('sum by (route) (rate(agentmitra_api_requests_total{code=~"5.."}[$__rate_interval]))', "5xx {{route}}"),
             target('sum by (route) (rate(agentmitra_api_requests_total{code=~"4.."}[$__rate_interval]))', "4xx {{route}}"),
-        ], "reqps", minimum=0, description="Error responses recorded in the backend's request log."),
+        ], "reqps", minimum=0),
         timeseries("Login success by role", [target(
             '1 - role:mitra_login_errors:ratio_rate5m{role=~"$role"}', "{{role}}")], "percentunit",
-            thresholds=higher_is_better(LOGIN_SUCCESS), minimum=0, maximum=1,
-            description="Share of successful logins per role over 5 minutes. One role failing pages MitraLoginRoleFailing."),
+            thresholds=higher_is_better(LOGIN_SUCCESS), minimum=0, maximum=1),
         Row("Alerts"),
         table("Firing alerts", [target('ALERTS{alertstate="firing",alertname=~"Mitra.*"}', instant=True, table=True)],
-              "short", height=8, description="Alerts from alerts/rules that are firing now.",
-              transformations=[{"id": "organize", "options": {
+              "short", height=8, transformations=[{"id": "organize", "options": {
                   "excludeByName": {"Time": True, "Value": True, "__name__": True, "alertstate": True}}}]),
     ]
     return dashboard("mitra-overview", "Agent Mitra overview",
@@ -355,29 +352,25 @@ def api_health():
     items = [
         Row("Checks"),
         bargauge("Check status", [target(f"probe_success{{{check}}}", "{{check}}", instant=True)], "short",
-                 thresholds=higher_is_better(1), mappings=up_down, minimum=0, maximum=1, width=8,
-                 description="Result of each check's last run."),
+                 thresholds=higher_is_better(1), mappings=up_down, minimum=0, maximum=1, width=8),
         timeseries("Success ratio", [target(
             f'sum by (check) (rate(mitra_probe_runs_total{{{check},result="success"}}[$__rate_interval]))\n'
             f'/\nsum by (check) (rate(mitra_probe_runs_total{{{check}}}[$__rate_interval]))', "{{check}}")],
             "percentunit", thresholds=higher_is_better(API_SUCCESS), minimum=0, maximum=1, width=16),
         timeseries("Failures by reason", [target(
             f"sum by (check, reason) (increase(mitra_probe_failures_total{{{check}}}[$__rate_interval]))",
-            "{{check}} {{reason}}")], "short", minimum=0, custom={"drawStyle": "bars", "stacking": {"mode": "normal"}},
-            description="timeout, connect, dns, tls, status, body, json, latency, extract."),
+            "{{check}} {{reason}}")], "short", minimum=0, custom={"drawStyle": "bars", "stacking": {"mode": "normal"}}),
         timeseries("HTTP status code", [target(f"probe_http_status_code{{{check}}}", "{{check}}")], "none",
-                   thresholds=lower_is_better(400, 500), description="Status of the last response (0: no response)."),
+                   thresholds=lower_is_better(400, 500)),
         timeseries("Phase timings (last run)", [target(
             f"probe_http_duration_seconds{{{check}}}", "{{check}} {{phase}}")], "s", minimum=0,
-            custom={"stacking": {"mode": "normal"}, "fillOpacity": 40},
-            description="resolve, connect, tls, processing (time to first byte), transfer."),
+            custom={"stacking": {"mode": "normal"}, "fillOpacity": 40}),
         timeseries("Duration percentiles", [
             target(percentile(0.5, "mitra_probe_duration_seconds", check, ["check"]), "p50 {{check}}"),
             target(percentile(0.95, "mitra_probe_duration_seconds", check, ["check"]), "p95 {{check}}"),
         ], "s", thresholds=lower_is_better(LATENCY["api"]), minimum=0),
         stat("Certificate expires in", [target(f"probe_ssl_earliest_cert_expiry{{{check}}} - time()", "{{check}}")],
-             "s", thresholds=higher_is_better(7 * 86400, 14 * 86400), width=12, height=6,
-             description="Earliest expiry in the served chain. Alert below 14 days."),
+             "s", thresholds=higher_is_better(7 * 86400, 14 * 86400), width=12, height=6),
         table("TLS and response details", [
             target(f"probe_tls_version_info{{{check}}}", instant=True, table=True),
             target(f"probe_http_content_length{{{check}}}", instant=True, table=True),
@@ -420,8 +413,7 @@ def postgres():
             f"/\nmax by (instance_name) (pg_settings_max_connections{{{pg}}})",
             "{{instance_name}}")], "percentunit", thresholds=lower_is_better(0.7, 0.8), width=4),
         stat("Mean query time", [target(f"pg_stat_statements_mean_exec_seconds{{{pg}}}", "{{instance_name}}")], "s",
-             thresholds=lower_is_better(DB_MEAN_QUERY * 0.8, DB_MEAN_QUERY), width=4,
-             description="Mean execution time of the statements run during the last interval. Target < 500 ms."),
+             thresholds=lower_is_better(DB_MEAN_QUERY * 0.8, DB_MEAN_QUERY), width=4),
         stat("Database size", [target(f"sum by (instance_name) (pg_database_size_bytes{{{db}}})", "{{instance_name}}")],
              "bytes", width=4),
         stat("Replication lag", [target(f"max by (instance_name) (pg_replication_lag_seconds{{{pg}}})", "{{instance_name}}")],
@@ -457,23 +449,20 @@ def postgres():
                    instant=True, table=True),
             target(f"sum by (queryid, user, datname) (increase(pg_stat_statements_calls_total{{{db}}}[$__range]))",
                    instant=True, table=True),
-        ], "s", height=10, description="Execution time and calls per query id over the dashboard's time range.",
-            transformations=[{"id": "merge", "options": {}},
+        ], "s", height=10, transformations=[{"id": "merge", "options": {}},
                              {"id": "organize", "options": {"excludeByName": {"Time": True},
                                                             "renameByName": {"Value #A": "time", "Value #B": "calls"}}},
                              {"id": "sortBy", "options": {"sort": [{"field": "time", "desc": True}]}}]),
         table("Slowest statements (mean over the last interval)", [target(
             f"topk(20, pg_stat_statements_query_mean_exec_seconds{{{db}}})", instant=True, table=True)],
             "s", height=8, thresholds=lower_is_better(DB_MEAN_QUERY),
-            description="Per query id: mean execution time during the exporter's last sampling interval; above 500 ms is red.",
             custom={"cellOptions": {"type": "color-text"}},
             transformations=[{"id": "organize", "options": {"excludeByName": {"Time": True, "job": True}}},
                              {"id": "sortBy", "options": {"sort": [{"field": "Value", "desc": True}]}}]),
         Row("Replication"),
         timeseries("Replica lag (on replicas)", [
             target(f"pg_replication_lag_seconds{{{pg}}}", "{{instance_name}}"),
-        ], "s", thresholds=lower_is_better(30), minimum=0,
-            description="Seconds since the last replayed transaction while replay is behind. Alert above 30 s."),
+        ], "s", thresholds=lower_is_better(30), minimum=0),
         timeseries("Standby replay lag (on the primary)", [target(
             f"pg_stat_replication_replay_lag_seconds{{{pg}}}", "{{instance_name}} -> {{application_name}}")], "s",
             thresholds=lower_is_better(30), minimum=0),
@@ -484,7 +473,6 @@ def postgres():
             target(f"pg_stat_user_tables_last_autovacuum_age_seconds{{{lic}}}", instant=True, table=True),
             target(f"pg_stat_user_tables_n_dead_tup{{{lic}}}", instant=True, table=True),
         ], "percentunit", height=10,
-            description="Dead-tuple share (bloat indicator), time since the last autovacuum, dead tuples per table.",
             transformations=[{"id": "merge", "options": {}},
                              {"id": "organize", "options": {
                                  "excludeByName": {"Time": True, "instance": True, "job": True},
@@ -507,7 +495,7 @@ def postgres():
         timeseries("Checkpoint write and sync time", [
             target(f"sum(rate(pg_stat_bgwriter_checkpoint_write_time_total{{{pg}}}[$__rate_interval])) / 1000", "write"),
             target(f"sum(rate(pg_stat_bgwriter_checkpoint_sync_time_total{{{pg}}}[$__rate_interval])) / 1000", "sync"),
-        ], "percentunit", minimum=0, description="Share of wall-clock time spent writing and syncing checkpoint files."),
+        ], "percentunit", minimum=0),
         # Buffers written, by writer: pg_stat_io from 16 (backends' writes left pg_stat_bgwriter in 17).
         timeseries("Buffers written", [
             target(f"sum(rate(pg_stat_bgwriter_buffers_checkpoint_total{{{pg}}}[$__rate_interval]))", "checkpointer"),
@@ -528,7 +516,7 @@ def postgres():
         Row("I/O (pg_stat_io, PostgreSQL 16+)"),
         timeseries("Bytes read by backend type", [target(
             f"sum by (backend_type) (rate(pg_stat_io_read_bytes_total{{{pg}}}[$__rate_interval]))", "{{backend_type}}")],
-            "Bps", minimum=0, description="From pg_stat_io (the io collector, PostgreSQL 16 and later)."),
+            "Bps", minimum=0),
         timeseries("Bytes written and extended by backend type", [
             target(f"sum by (backend_type) (rate(pg_stat_io_write_bytes_total{{{pg}}}[$__rate_interval]))", "write {{backend_type}}"),
             target(f"sum by (backend_type) (rate(pg_stat_io_extend_bytes_total{{{pg}}}[$__rate_interval]))", "extend {{backend_type}}"),
@@ -537,7 +525,7 @@ def postgres():
             target(f"sum by (backend_type) (rate(pg_stat_io_read_time_seconds_total{{{pg}}}[$__rate_interval]))", "read {{backend_type}}"),
             target(f"sum by (backend_type) (rate(pg_stat_io_write_time_seconds_total{{{pg}}}[$__rate_interval]))", "write {{backend_type}}"),
             target(f"sum by (backend_type) (rate(pg_stat_io_fsync_time_seconds_total{{{pg}}}[$__rate_interval]))", "fsync {{backend_type}}"),
-        ], "percentunit", minimum=0, description="Share of wall-clock time in reads, writes and fsyncs (needs track_io_timing)."),
+        ], "percentunit", minimum=0),
     ]
     return dashboard("mitra-postgres", "Agent Mitra PostgreSQL",
                      "Connections, transactions, cache, locks, top queries, mean query time vs 500 ms, lic_schema "
@@ -556,23 +544,20 @@ def logins():
         stat("Login success (1h)", [target('1 - mitra:slo_errors:ratio_rate1h{slo="login-success"}')], "percentunit",
              thresholds=higher_is_better(LOGIN_SUCCESS), width=6),
         stat("Login latency within 0.5 s (1h)", [target('1 - mitra:slo_errors:ratio_rate1h{slo="login-latency"}')],
-             "percentunit", thresholds=higher_is_better(0.95), width=6,
-             description="Share of logins faster than 500 ms; the objective is 95 %."),
+             "percentunit", thresholds=higher_is_better(0.95), width=6),
         bargauge("Success by role (5m)", [target(f"1 - role:mitra_login_errors:ratio_rate5m{{{role}}}", "{{role}}",
                                                  instant=True)],
                  "percentunit", thresholds=higher_is_better(LOGIN_SUCCESS), minimum=0, maximum=1, width=12, height=5),
         timeseries("Attempts by role and outcome", [target(
             f"sum by (role, outcome) (rate(agentmitra_login_attempts_total{{{role}}}[$__rate_interval]))",
-            "{{role}} {{outcome}}")], "reqps", minimum=0, custom={"stacking": {"mode": "normal"}},
-            description="From the backend's auth_events audit trail."),
+            "{{role}} {{outcome}}")], "reqps", minimum=0, custom={"stacking": {"mode": "normal"}}),
         timeseries("Failed logins by outcome", [target(
             f'sum by (outcome) (rate(agentmitra_login_attempts_total{{{role},outcome!="success"}}[$__rate_interval]))',
             "{{outcome}}")], "reqps", minimum=0),
         timeseries("Success ratio by role", [target(f"1 - role:mitra_login_errors:ratio_rate5m{{{role}}}", "{{role}}")],
                    "percentunit", thresholds=higher_is_better(LOGIN_SUCCESS), minimum=0, maximum=1),
         timeseries("Login scenarios by role", [target(
-            f'mitra_scenario_success{{instance=~"$instance",{role}}}', "{{role}}")], "short", minimum=0, maximum=1,
-            description="Result of the last run of each role's login scenario."),
+            f'mitra_scenario_success{{instance=~"$instance",{role}}}', "{{role}}")], "short", minimum=0, maximum=1),
         Row("Login duration"),
         timeseries("Login duration percentiles (audit trail)", [
             target(percentile(0.5, "agentmitra_login_duration_seconds", "", []), "p50"),
@@ -621,8 +606,7 @@ def exporter():
         timeseries("Time since last success / interval", [target(
             f"(time() - mitra_exporter_collector_last_success_timestamp_seconds{{{inst}}})\n"
             f"/ mitra_exporter_collector_interval_seconds{{{inst}}}", "{{collector}}")], "short",
-            thresholds=lower_is_better(3), minimum=0,
-            description="Intervals since each collector last succeeded; above 3 it is stale."),
+            thresholds=lower_is_better(3), minimum=0),
         timeseries("Collector duration", [target(
             f"mitra_exporter_collector_duration_seconds{{{inst}}}", "{{collector}}")], "s", minimum=0),
         timeseries("Collector failures", [target(

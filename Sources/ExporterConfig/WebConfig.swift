@@ -8,6 +8,7 @@ import Foundation
 ///                     min_version: TLS12}
 /// http_server_config: {headers: {X-Frame-Options: deny}}
 /// basic_auth_users: {prometheus: $2y$10$...}
+/// basic_auth_exempt_health_endpoints: true   # our own key; default false
 /// ```
 public struct WebConfig: Sendable, Hashable {
     public struct TLS: Sendable, Hashable {
@@ -33,6 +34,11 @@ public struct WebConfig: Sendable, Hashable {
     /// User name → bcrypt hash.
     public var basicAuthUsers: [String: String] = [:]
     public var headers: [ConfigLabel] = []
+    /// `basic_auth_exempt_health_endpoints`: `/-/healthy` and `/-/ready` answer without
+    /// credentials, for Kubernetes probes and load balancers that cannot send them. Off by
+    /// default; an explicit key rather than a path list, so no other endpoint can be opened
+    /// by a typo. The two endpoints only say "up" and "ready".
+    public var exemptHealthEndpointsFromAuth = false
 
     public init() {}
 
@@ -73,6 +79,9 @@ public struct WebConfig: Sendable, Hashable {
                     config.basicAuthUsers[user] = hash
                 }
                 users.finish()
+            }
+            if let exempt = object.value("basic_auth_exempt_health_endpoints")?.bool() {
+                config.exemptHealthEndpointsFromAuth = exempt
             }
             object.finish()
         }

@@ -11,6 +11,8 @@ import Synchronization
 public final class ExporterRuntime: Sendable {
     public let store: SnapshotStore
     public let scheduler: SamplerScheduler
+    /// What the status page's KPI board computes its windows from.
+    public let kpiHistory = KPIHistory()
     private let factory: any SamplerFactory
     private let configPath: String
     private let resolver: SecretResolver
@@ -47,6 +49,7 @@ public final class ExporterRuntime: Sendable {
         self.logRedaction = logRedaction
         self.processStats = processStats
         self.state = Mutex(State(config: config, reload: .init(successful: true, lastSuccessTimestamp: store.clock.now())))
+        store.observePublishes { [kpiHistory] in kpiHistory.record($0) }
         apply(config)
     }
 
@@ -112,6 +115,7 @@ public final class ExporterRuntime: Sendable {
             return ordered
         }
         scheduler.replace(with: samplers)
+        kpiHistory.retainSamplers(Set(samplers.map(\.id)))
     }
 
     /// The `/metrics` body in pieces: self-metrics, then the cached render of all snapshots

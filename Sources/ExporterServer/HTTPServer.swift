@@ -67,6 +67,8 @@ public enum ExporterHTTPServer {
     public static let metricsPath = "/metrics"
 
     static let lifecycleDisabledMessage = "The lifecycle API is disabled: start the exporter with --web.enable-lifecycle to allow POST /-/reload, or send it SIGHUP\n"
+    /// What `basic_auth_exempt_health_endpoints` opens: exactly these paths, nothing below them.
+    static let healthPaths: Set<String> = ["/-/healthy", "/-/ready"]
     static let traceDisabledMessage = "Traces are disabled (--web.disable-trace)\n"
 
     /// The router with every endpoint, behind basic auth and the configured response headers.
@@ -206,7 +208,12 @@ struct BasicAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let webState: WebConfigState
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let authenticator = webState.current.authenticator
+        let active = webState.current
+        let authenticator = active.authenticator
+        if active.config.exemptHealthEndpointsFromAuth, request.method == .get,
+           ExporterHTTPServer.healthPaths.contains(request.uri.path) {
+            return try await next(request, context)
+        }
         guard !authenticator.isEnabled || authenticator.authenticate(request.headers.basic) else {
             var response = ExporterHTTPServer.text(.unauthorized, "Unauthorized\n")
             response.headers[.wwwAuthenticate] = "Basic realm=\"mitra-exporter\""

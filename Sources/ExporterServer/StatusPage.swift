@@ -44,6 +44,7 @@ enum StatusPage {
             "scenarios": config.scenarios.count,
             "postgres": config.postgres.count,
             "collectors": rows,
+            "kpiBoard": KPIBoard.html(runtime: runtime, now: now),
         ]
         return template.render(values)
     }
@@ -61,6 +62,7 @@ enum StatusPage {
     {{^reloadOK}}&middot; <span class="failed">last reload failed: the previous configuration is still running</span>{{/reloadOK}}</p>
     <p><a href="/metrics">Metrics</a> &middot; <a href="/-/healthy">Health</a> &middot; <a href="/-/ready">Readiness</a></p>
     <p>{{checks}} HTTP checks, {{scenarios}} scenarios, {{postgres}} PostgreSQL instances.</p>
+    {{{kpiBoard}}}
     <table><tr><th>Collector</th><th>Interval</th><th>State</th><th>Last run</th><th>Duration</th><th>Last success</th><th>Last error</th><th></th></tr>
     {{#collectors}}<tr><td>{{collector}}</td><td>{{interval}}</td><td class="{{state}}">{{state}}</td><td>{{lastRun}}</td><td>{{duration}}</td><td>{{lastSuccess}}</td><td>{{error}}</td><td>{{#traceLink}}<a href="{{.}}">trace</a>{{/traceLink}}</td></tr>
     {{/collectors}}</table>

@@ -72,6 +72,9 @@ public final class SnapshotStore: Sendable {
 
     private let state = Mutex(State())
     public let clock: any WallClock
+    /// Called with every published snapshot while its families are still there (the store
+    /// keeps only their rendered text), for consumers that keep figures of their own.
+    private let publishObservers = Mutex<[@Sendable (SamplerSnapshot) -> Void]>([])
 
     public init(clock: any WallClock = SystemWallClock()) {
         self.clock = clock
@@ -102,6 +105,7 @@ public final class SnapshotStore: Sendable {
     /// Stores a sampler's latest result. Its families are rendered here, once, and then
     /// dropped: only the rendered lines are kept, so each series is held in memory once.
     public func publish(_ snapshot: SamplerSnapshot) {
+        for observer in publishObservers.withLock({ $0 }) { observer(snapshot) }
         var snapshot = snapshot
         snapshot.rendered = RenderedSnapshot(snapshot.result.families)
         snapshot.result.families = []
@@ -125,6 +129,11 @@ public final class SnapshotStore: Sendable {
             }
             state.generation &+= 1
         }
+    }
+
+    /// Adds `observer`, called on the publishing task with each snapshot before it is stored.
+    public func observePublishes(_ observer: @escaping @Sendable (SamplerSnapshot) -> Void) {
+        publishObservers.withLock { $0.append(observer) }
     }
 
     /// True once every expected sampler has published at least once (a timeout counts).

@@ -87,6 +87,19 @@ import Testing
         #expect(config.basicAuthUsers.keys.sorted() == ["prometheus"])
         #expect(config.headers == [ConfigLabel(name: "X-Frame-Options", value: "deny")])
         #expect(config.tls == nil)
+        #expect(!config.exemptHealthEndpointsFromAuth, "the health endpoints stay behind basic auth unless the key says otherwise")
+    }
+
+    @Test func healthEndpointExemptionIsAnExplicitBoolean() throws {
+        #expect(try WebConfig.parse("basic_auth_exempt_health_endpoints: true\n", file: "web.yml").exemptHealthEndpointsFromAuth)
+        #expect(try !WebConfig.parse("basic_auth_exempt_health_endpoints: false\n", file: "web.yml").exemptHealthEndpointsFromAuth)
+        #expect(throws: ConfigErrors.self) { try WebConfig.parse("basic_auth_exempt_health_endpoints: [/-/healthy]\n", file: "web.yml") }
+        do {
+            _ = try WebConfig.parse("basic_auth_exempt_health_endpoints: sometimes\n", file: "web.yml")
+            Issue.record("accepted")
+        } catch {
+            #expect(error.description == "web.yml:1:37: basic_auth_exempt_health_endpoints: expected true or false, got \"sometimes\"")
+        }
     }
 
     @Test func reportsEveryProblem() {

@@ -121,6 +121,27 @@ func body(_ response: TestResponse) -> String { String(buffer: response.body) }
         }
     }
 
+    @Test func healthEndpointsCanBeExemptedFromBasicAuth() async throws {
+        let file = try TemporaryConfig("checks:\n  - {name: a, url: 'http://127.0.0.1:1/a'}\n")
+        let runtime = try makeRuntime(file)
+        var webConfig = WebConfig()
+        webConfig.basicAuthUsers = ["prometheus": "$2b$04$kVDnNTe4ZgbpXmpOA8WLKuTvvdC0EHEmkwBl8MMuBgXIUzq6q69UW"]
+        webConfig.exemptHealthEndpointsFromAuth = true
+        try await app(runtime, webConfig: webConfig).test(.router) { client in
+            try await client.execute(uri: "/-/healthy", method: .get) { #expect($0.status == .ok) }
+            // Not ready yet, but answered: the probe sees the truth, not a 401.
+            try await client.execute(uri: "/-/ready", method: .get) { #expect($0.status == .serviceUnavailable) }
+            // Only those two paths, only for reading: everything else still needs credentials.
+            for path in ["/metrics", "/", "/trace?id=x", "/-/healthy/../../metrics", "/-/readyz", "/-/healthy/x"] {
+                try await client.execute(uri: path, method: .get) { #expect($0.status == .unauthorized, "\(path)") }
+            }
+            for method in [HTTPRequest.Method.post, .put, .delete] {
+                try await client.execute(uri: "/-/healthy", method: method) { #expect($0.status == .unauthorized, "\(method)") }
+            }
+            try await client.execute(uri: "/-/reload", method: .post) { #expect($0.status == .unauthorized) }
+        }
+    }
+
     @Test func reloadKeepsOldConfigOnErrorAndRedactsSecrets() async throws {
         let file = try TemporaryConfig("checks:\n  - {name: a, url: 'http://127.0.0.1:1/a'}\n")
         let runtime = try makeRuntime(file, environment: ["TOKEN": "tok-SECRET-123"])

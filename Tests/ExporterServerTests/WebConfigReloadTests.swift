@@ -104,6 +104,12 @@ import Testing
             #expect(runtime.configuration.checks.isEmpty, "the main config must not be applied without the web config")
             let good = "Basic " + Data("prometheus:s3cret!".utf8).base64EncodedString()
             try await client.execute(uri: "/-/healthy", method: .get, headers: [.authorization: good]) { #expect($0.status == .ok) }
+            // The health endpoint exemption comes and goes with the reload too.
+            try "basic_auth_users: {prometheus: $2b$04$kVDnNTe4ZgbpXmpOA8WLKuTvvdC0EHEmkwBl8MMuBgXIUzq6q69UW}\nbasic_auth_exempt_health_endpoints: true\n"
+                .write(toFile: webPath, atomically: true, encoding: .utf8)
+            #expect((try? runtime.reload().get()) != nil)
+            try await client.execute(uri: "/-/healthy", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/metrics", method: .get) { #expect($0.status == .unauthorized) }
         }
     }
 }

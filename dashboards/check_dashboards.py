@@ -44,6 +44,7 @@ EXPORTED = {
     "mitra_exporter_collector_failures_total", "mitra_exporter_scrapes_total", "mitra_exporter_log_lines_dropped_total",
     "process_resident_memory_bytes",
     "process_cpu_seconds_total", "process_open_fds", "process_start_time_seconds",
+    "mitra_service_info", "mitra_service_dependency",
 }
 HISTOGRAMS = {"mitra_probe_duration_seconds", "mitra_scenario_duration_seconds",
               "agentmitra_login_duration_seconds", "agentmitra_api_request_duration_seconds"}
@@ -264,6 +265,7 @@ OPTIONAL = {
     "mitra_exporter_series_dropped_total": "only collectors that hit a series limit",
     "agentmitra_": "needs the audit-trail SQL collectors (auth_events, api_request_log)",
     "ALERTS": "only while an alert fires",
+    "mitra_service_": "only when the config declares services:",
 }
 
 

@@ -21,6 +21,7 @@ import glob
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -31,17 +32,15 @@ import urllib.request
 ROLES = ["role-super-admin", "role-provider-admin", "role-regional-manager", "role-senior-agent",
          "role-junior-agent", "role-policyholder", "role-support-staff"]
 CHECKS = ["health", "dashboard", "policy-search", "analytics", "policies-require-auth", "tls-edge"]
-# Checks whose endpoint reads the database, so PostgreSQL being down takes them down too.
-DB_CHECKS = ["health", "dashboard", "policy-search", "analytics"]
 # The SLO burn alerts whose short window is longer than the test can wait once the failure
 # is gone (with --window-divisor 60: 2h -> 120s, 6h -> 360s). They may keep firing after a
 # scenario that legitimately started them; the next scenarios treat them as carried over.
 SLOW_BURN_WINDOWS = {"1d", "3d"}
 
 # Expressions (dashboard panels) that may legitimately have no data in this setup, and why.
-# None so far: the test runs a TLS endpoint for the certificate panels, a standby for the
-# replication panels, and fast autovacuum for the vacuum panels.
-NO_DATA_EXPECTED = {}
+# The test runs a TLS endpoint for the certificate panels, a standby for the replication
+# panels, and fast autovacuum for the vacuum panels; its server is PostgreSQL 15.
+NO_DATA_EXPECTED = {"pg_stat_io_": "pg_stat_io exists from PostgreSQL 16 on; the test server is 15"}
 
 
 class Failure(Exception):
@@ -161,7 +160,8 @@ def matches(labels, pattern):
 
 
 def describe(labels):
-    keep = ["alertname", "severity", "slo", "window", "role", "check", "scenario", "route", "instance_name", "collector"]
+    keep = ["alertname", "severity", "service", "slo", "window", "role", "check", "scenario", "route", "instance_name",
+            "collector", "cause", "depends_on"]
     return "{" + ", ".join(f"{k}={labels[k]}" for k in keep if k in labels) + "}"
 
 
@@ -232,19 +232,67 @@ def phase_quiet(prom, webhook, results, seconds):
 # 2. Failure scenarios
 
 
+RECEIVERS = ("page", "ticket", "info")
+
+
 class Scenario:
-    def __init__(self, name, inject, restore, required, allowed, hold=(), fire_timeout=90, resolve_timeout=75):
-        """hold: (description, PromQL, labels) — before restoring, wait until the PromQL has
-        data in Prometheus, then check that no alert with those labels reached the webhook
-        (it is inhibited)."""
+    def __init__(self, name, inject, restore, page=(), ticket=(), info=(), budget=(), hold=(), fire_timeout=90,
+                 resolve_timeout=90, settle=8):
+        """page/ticket/info: the EXACT notification groups each receiver must get, one label
+        pattern per group (every alert of the group matches it). budget: SLOs whose slow-burn
+        tickets (windows 1d and 3d, short windows 120s and 360s here) may follow the incident
+        once its cause has resolved: they report the error budget the incident spent.
+        hold: (description, PromQL, labels) — the PromQL must have data in Prometheus while
+        the fault lasts, yet no alert with those labels may reach any receiver (inhibited).
+        settle: seconds to wait after the expected notifications, for any extra one."""
         self.name = name
-        self.hold = list(hold)
         self.inject = inject
         self.restore = restore
-        self.required = required
-        self.allowed = allowed
+        self.expected = {"page": list(page), "ticket": list(ticket), "info": list(info)}
+        self.budget = set(budget)
+        self.hold = list(hold)
         self.fire_timeout = fire_timeout
         self.resolve_timeout = resolve_timeout
+        self.settle = settle
+
+
+def groups(webhook, since, carried):
+    """{receiver: {groupKey: [labels of the firing alerts it notified]}} from index `since`,
+    leaving out the alerts carried from earlier phases."""
+    found = {}
+    for note in webhook.notifications()[since:]:
+        receiver = note["path"].strip("/")
+        payload = note["payload"]
+        for alert in payload.get("alerts", []):
+            if alert["status"] != "firing" or key(alert["labels"]) in carried:
+                continue
+            found.setdefault(receiver, {}).setdefault(payload.get("groupKey", ""), []).append(alert["labels"])
+    return found
+
+
+def budget_ticket(labels, scenario):
+    return slow_burn(labels) and labels.get("severity") == "ticket" and labels.get("slo") in scenario.budget
+
+
+def compare(scenario, found):
+    """(missing, unexpected): expected groups no notification matched, and notified groups
+    no expectation names (or a second group for one expectation), per receiver."""
+    missing, unexpected, budget = [], [], []
+    for receiver in sorted(set(RECEIVERS) | set(found)):
+        patterns = scenario.expected.get(receiver, [])
+        used = [0] * len(patterns)
+        for alerts in found.get(receiver, {}).values():
+            if receiver == "ticket" and all(budget_ticket(l, scenario) for l in alerts):
+                budget += alerts
+                continue
+            hits = [i for i, p in enumerate(patterns) if all(matches(l, p) for l in alerts)]
+            if hits:
+                used[hits[0]] += 1
+                if used[hits[0]] == 1:
+                    continue
+            unexpected.append(f"{receiver}: " + ", ".join(sorted({describe(l) for l in alerts})))
+        missing += [f"{receiver}: {describe(p)}" for i, p in enumerate(patterns) if not used[i]]
+    return missing, unexpected, budget
 
 
 def run_scenario(scenario, prom, webhook, results):
@@ -256,16 +304,15 @@ def run_scenario(scenario, prom, webhook, results):
     injected = time.monotonic()
     scenario.inject()
 
-    def fired():
-        seen = [labels for _, _, status, labels in webhook.alerts(start_index) if status == "firing"]
-        missing = [p for p in scenario.required if not any(matches(l, p) for l in seen)]
-        return (not missing, missing)
-
-    got = wait_until(f"{scenario.name} alerts", scenario.fire_timeout, lambda: fired()[0] or None)
-    missing = [] if got else fired()[1]
-    results.record(f"{scenario.name}: matching alerts reach the webhook", not missing,
-                   ("missing " + ", ".join(describe(p) for p in missing)) if missing
-                   else f"after {time.monotonic() - injected:.0f}s")
+    got = wait_until(f"{scenario.name} notifications", scenario.fire_timeout,
+                     lambda: not compare(scenario, groups(webhook, start_index, carried))[0] or None)
+    missing = compare(scenario, groups(webhook, start_index, carried))[0]
+    wanted = ", ".join(f"{r}: {describe(p)}" for r in RECEIVERS for p in scenario.expected[r]) or "nothing"
+    results.record(f"{scenario.name}: {wanted} reaches its receiver", not missing,
+                   ("missing " + "; ".join(missing)) if missing else f"after {time.monotonic() - injected:.0f}s")
+    # Long enough for anything the fault also starts to show up (every symptom's `for:` in
+    # the overlay is at most 10s; Alertmanager waits 1s per group).
+    time.sleep(scenario.settle)
     for description, expr, pattern in scenario.hold:
         held = wait_until(description, 45, lambda: prom.query(expr) or None)
         leaked = [l for _, _, s, l in webhook.alerts(start_index) if s == "firing" and matches(l, pattern)]
@@ -286,24 +333,24 @@ def run_scenario(scenario, prom, webhook, results):
 
     got = wait_until(f"{scenario.name} to resolve", scenario.resolve_timeout, lambda: resolved()[0] or None)
     _, pending, firing = (True, [], []) if got else resolved()
+    # Alertmanager notifies what the ended holds released at the next flush of each group
+    # (group_interval 2s here): wait for it, so that it is counted in this phase.
+    time.sleep(5)
     detail = ""
     if pending or firing:
         detail = "still firing: " + ", ".join(describe(l) for l in pending + firing)
     else:
         detail = f"after {time.monotonic() - restored:.0f}s"
-    results.record(f"{scenario.name}: alerts resolve after the restore", not pending and not firing, detail)
+    results.record(f"{scenario.name}: notifications resolve after the restore", not pending and not firing, detail)
 
-    unrelated = []
-    for _, _, status, labels in webhook.alerts(start_index):
-        if status != "firing" or key(labels) in carried:
-            continue
-        if any(matches(labels, p) for p in scenario.required + scenario.allowed):
-            continue
-        unrelated.append(labels)
-    unique = {key(l): l for l in unrelated}
-    results.record(f"{scenario.name}: no unrelated alert reaches the webhook", not unique,
-                   ", ".join(describe(l) for l in unique.values()))
-    fired_names = sorted({describe(l) for _, _, s, l in webhook.alerts(start_index) if s == "firing"})
+    # Exact, over the whole phase (the tail after the restore included): each receiver got
+    # the expected groups and nothing else.
+    missing, unexpected, budget = compare(scenario, groups(webhook, start_index, carried))
+    results.record(f"{scenario.name}: exactly the expected notifications at each receiver", not missing and not unexpected,
+                   "; ".join(["missing " + m for m in missing] + ["unexpected " + u for u in unexpected]))
+    if budget:
+        log("slow-burn budget tickets after the incident: " + ", ".join(sorted({describe(l) for l in budget})))
+    fired_names = sorted({f"{path} {describe(l)}" for _, path, s, l in webhook.alerts(start_index) if s == "firing"})
     log("notified: " + ("; ".join(fired_names) if fired_names else "nothing"))
 
 
@@ -335,54 +382,124 @@ def pg_control(cluster_script, directory, port, command):
     return action
 
 
+class Exporter:
+    """Stops and starts the exporter the test script started (its pid in a file the script's
+    cleanup reads), with the same command line and log."""
+
+    def __init__(self, pidfile, command, logfile, url):
+        self.pidfile, self.command, self.logfile, self.url = pidfile, command, logfile, url
+        self.process = None   # once this test started it: reaped here, not by the script
+
+    def stop(self):
+        with open(self.pidfile) as handle:
+            pid = int(handle.read().strip())
+        os.kill(pid, signal.SIGTERM)
+        if self.process is not None and self.process.pid == pid:
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                raise Failure(f"the exporter (pid {pid}) did not stop within 10s of SIGTERM")
+        else:
+            # The script's child: it reaps it; gone from the process table means stopped.
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.1)
+            else:
+                raise Failure(f"the exporter (pid {pid}) did not stop within 10s of SIGTERM")
+        log("exporter stopped")
+
+    def start(self):
+        with open(self.logfile, "a") as log_handle:
+            self.process = process = subprocess.Popen(self.command, stdout=log_handle, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, start_new_session=True)
+        with open(self.pidfile, "w") as handle:
+            handle.write(f"{process.pid}\n")
+        if not wait_until("the exporter to be ready", 30, lambda: http("GET", f"{self.url}/-/ready", timeout=2)[0] == 200 or None,
+                          interval=0.2):
+            raise Failure("the restarted exporter did not become ready within 30s")
+        log(f"exporter started (pid {process.pid})")
+
+
+def sequence(*actions):
+    def action():
+        for step in actions:
+            step()
+    return action
+
+
+def psql(args, sql):
+    def action():
+        env = dict(os.environ, PGPASSWORD=os.environ["MITRA_TEST_PG_PASSWORD"], PGOPTIONS="-c client_min_messages=warning")
+        subprocess.run([args.psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", args.pg_port,
+                        "-U", os.environ["MITRA_TEST_PG_USER"], "-d", "agentmitra", "-c", sql],
+                       check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=30)
+        log(f"psql: {sql}")
+    return action
+
+
+API = "agentmitra-api"
+
+
 def scenarios(args):
     put, clear = switches(args.admin_url, args.admin_secret)
+    exporter = Exporter(args.exporter_pidfile, json.loads(args.exporter_cmd), args.exporter_log, args.exporter_url)
     return [
         Scenario(
-            "junior agents cannot log in",
+            "one role cannot log in",
             put({"login_disabled_roles": ["role-junior-agent"]}), clear,
-            required=[{"alertname": "MitraLoginRoleFailing", "severity": "page", "role": "role-junior-agent"}],
-            # One role of seven failing spends the login budget too, slowly. The demo API
-            # answers the disabled role's logins with 500 (audited as outcome `error`), so
-            # /auth/login has server errors and the availability budget burns as well.
-            allowed=[{"alertname": "MitraLoginSuccessErrorBudgetBurn", "slo": "login-success"},
-                     {"alertname": "MitraAPIServerErrors", "route": "/auth/login"},
-                     {"alertname": "MitraAPIAvailabilityErrorBudgetBurn", "slo": "api-availability"}]),
+            # The demo answers the disabled role with 500 (audited as outcome `error`): the
+            # /auth/login 5xx ticket and the burns are held back by the role's page.
+            page=[{"alertname": "MitraLoginRoleFailing", "severity": "page", "service": API, "role": "role-junior-agent"}],
+            budget=["login-success", "api-availability"]),
         Scenario(
-            "analytics returns 500",
+            "one route answers 500",
             put({"failing_routes": ["/analytics/dashboard"]}), clear,
-            # The dashboard and analytics checks both read /analytics/dashboard.
-            required=[{"alertname": "MitraAPIServerErrors", "severity": "ticket", "route": "/analytics/dashboard"},
-                      {"alertname": "MitraEndpointDown", "severity": "page", "check": "analytics"},
-                      {"alertname": "MitraEndpointDown", "severity": "page", "check": "dashboard"}],
-            allowed=[{"alertname": "MitraAPIAvailabilityErrorBudgetBurn", "slo": "api-availability"}]),
+            # The dashboard and analytics checks both call that route (their `endpoint`
+            # label): the route's ticket is the one notification, no page per check.
+            ticket=[{"alertname": "MitraAPIServerErrors", "severity": "ticket", "service": API, "route": "/analytics/dashboard"}],
+            budget=["api-availability"]),
         Scenario(
-            "PostgreSQL stopped",
+            "policy search slow (1.5 s)",
+            put({"latency_seconds": {"/policies/": 1.5}}), clear,
+            page=[{"alertname": "MitraPolicySearchLatencyErrorBudgetBurn", "severity": "page", "service": API,
+                   "slo": "policy-search-latency"}],
+            budget=["policy-search-latency"], fire_timeout=120),
+        Scenario(
+            "database down",
             pg_control(args.pg_script, args.pg_dir, args.pg_port, "stop"),
             pg_control(args.pg_script, args.pg_dir, args.pg_port, "start"),
-            required=[{"alertname": "MitraPostgresDown", "severity": "page", "instance_name": "agentmitra"}],
-            # The demo API cannot serve without its database: every database-backed check and
-            # every login fails, and the audit rows of those failures are counted once the
-            # database is back. Stale PostgreSQL collectors are inhibited by MitraPostgresDown
-            # (deploy/alertmanager), so they must NOT arrive.
-            allowed=[{"alertname": "MitraEndpointDown", "check": "~" + "|".join(DB_CHECKS)},
-                     {"alertname": "MitraEndpointDown", "scenario": "agent-quote"},
-                     {"alertname": "MitraLoginRoleFailing"},
-                     {"alertname": "MitraLoginSuccessErrorBudgetBurn"},
-                     {"alertname": "MitraAPIAvailabilityErrorBudgetBurn"},
-                     {"alertname": "MitraAPIServerErrors"}],
-            # Kept down until the collectors are stale in Prometheus, to see the inhibition work.
-            hold=[("MitraExporterCollectorStale fires in Prometheus but is inhibited by MitraPostgresDown",
+            # Every check and login of the API fails with it; the API's alerts are held back
+            # by MitraServiceDependencyDown, the stale collectors by MitraPostgresDown.
+            page=[{"alertname": "MitraPostgresDown", "severity": "page", "instance_name": "agentmitra", "service": "agentmitra-db"}],
+            budget=["api-availability", "login-success"],
+            hold=[("MitraServiceDown of the API fires in Prometheus but is inhibited by MitraServiceDependencyDown",
+                   f'ALERTS{{alertname="MitraServiceDown",alertstate="firing",service="{API}"}}',
+                   {"alertname": "MitraServiceDown"}),
+                  ("MitraExporterCollectorStale fires in Prometheus but is inhibited by MitraPostgresDown",
                    'ALERTS{alertname="MitraExporterCollectorStale",alertstate="firing",instance_name="agentmitra"}',
-                   {"alertname": "MitraExporterCollectorStale"})],
-            resolve_timeout=90),
+                   {"alertname": "MitraExporterCollectorStale"})]),
         Scenario(
-            "policies slow to 1.5 s",
-            put({"latency_seconds": {"/policies/": 1.5}}), clear,
-            required=[{"alertname": "MitraPolicySearchLatencyErrorBudgetBurn", "severity": "page",
-                       "slo": "policy-search-latency"}],
-            allowed=[{"alertname": "MitraPolicySearchLatencyErrorBudgetBurn", "slo": "policy-search-latency"}],
-            fire_timeout=120),
+            "backend answers 503 everywhere (maintenance)",
+            put({"maintenance": True}), clear,
+            page=[{"alertname": "MitraServiceDown", "severity": "page", "service": API}],
+            budget=["api-availability", "login-success"],
+            # Logins and endpoints are not raised while the service is down; the burn pages
+            # are, and Alertmanager holds them back.
+            hold=[("the availability burn page fires in Prometheus but is inhibited by MitraServiceDown",
+                   f'ALERTS{{alertname="MitraAPIAvailabilityErrorBudgetBurn",alertstate="firing",severity="page",service="{API}"}}',
+                   {"alertname": "MitraAPIAvailabilityErrorBudgetBurn", "severity": "page"})]),
+        Scenario(
+            "exporter cannot be scraped",
+            exporter.stop, exporter.start,
+            page=[{"alertname": "MitraExporterDown", "severity": "page", "job": "mitra-exporter"}]),
+        Scenario(
+            "pg_stat_statements reset and counter reset (exporter restarted)",
+            sequence(psql(args, "SELECT pg_stat_statements_reset()"), exporter.stop, exporter.start), lambda: None,
+            settle=30),
     ]
 
 
@@ -582,6 +699,11 @@ def main():
     parser.add_argument("--pg-script", required=True)
     parser.add_argument("--pg-dir", required=True)
     parser.add_argument("--pg-port", required=True)
+    parser.add_argument("--psql", required=True, help="psql, run as the cluster's superuser ($MITRA_TEST_PG_USER)")
+    parser.add_argument("--exporter-pidfile", required=True)
+    parser.add_argument("--exporter-cmd", required=True, help="the exporter's command line, a JSON list")
+    parser.add_argument("--exporter-log", required=True)
+    parser.add_argument("--exporter-url", required=True)
     parser.add_argument("--dashboards", required=True)
     parser.add_argument("--started", type=float, required=True, help="epoch seconds when the exporter started")
     parser.add_argument("--quiet-seconds", type=int, default=15)

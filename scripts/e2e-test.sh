@@ -23,8 +23,10 @@ bin_dir=${E2E_BIN_DIR:-$root/.build/debug}
 exporter_bin=$bin_dir/mitra-exporter
 demo_bin=$bin_dir/agentmitra-demo-api
 pg_bin=${PG_BIN:-/usr/lib/postgresql/15/bin}
-# Overlay: every `for:` at most 10s, recording windows divided by 60 (5m -> 5s, 1h -> 60s).
+# Overlay: every `for:` divided by 30 and at most 10s (a 1m cause still fires before a 5m
+# symptom it inhibits), recording windows and holds divided by 60 (5m -> 5s, 1h -> 60s).
 max_for=${E2E_MAX_FOR:-10s}
+for_divisor=${E2E_FOR_DIVISOR:-30}
 window_divisor=${E2E_WINDOW_DIVISOR:-60}
 
 fail() { echo "e2e: $*" >&2; exit 1; }
@@ -48,6 +50,15 @@ result=1
 
 stop_all() {
     local i pid
+    # The assertions restart the exporter (an outage, then a counter reset): the running one
+    # is the pid in exporter.pid, which may not be in `pids`.
+    if [ -f "$work/exporter.pid" ]; then
+        pid=$(cat "$work/exporter.pid")
+        if [[ " ${pids[*]} " != *" $pid "* ]] && kill -TERM "$pid" 2>/dev/null; then
+            for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    fi
     # Newest first: Prometheus stops before the exporter it scrapes, the API before its database.
     for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
         pid=${pids[$i]}
@@ -177,11 +188,13 @@ export E2E_SERVICE_TOKEN=$service_token E2E_DEMO_PASSWORD=$demo_password
 export E2E_PG_PORT=$pg_port E2E_PG_MONITOR_PASSWORD=$MITRA_TEST_PG_MONITOR_PASSWORD
 "$exporter_bin" --config.check --config.file e2e/exporter.yml >/dev/null || fail "e2e/exporter.yml is invalid"
 exporter_started=$(date +%s)
-start exporter "$exporter_bin" --config.file e2e/exporter.yml --web.listen-address "127.0.0.1:$exporter_port" --log.level warn
+exporter_cmd=("$exporter_bin" --config.file e2e/exporter.yml --web.listen-address "127.0.0.1:$exporter_port" --log.level warn)
+start exporter "${exporter_cmd[@]}"
+echo "${pids[-1]}" >"$work/exporter.pid"
 wait_http exporter "http://127.0.0.1:$exporter_port/-/ready" 30
 
-echo "== rules overlay (--max-for $max_for --window-divisor $window_divisor)"
-python3 tools/gen_alerts.py --out "$work/rules" --max-for "$max_for" --window-divisor "$window_divisor"
+echo "== rules overlay (--max-for $max_for --for-divisor $for_divisor --window-divisor $window_divisor)"
+python3 tools/gen_alerts.py --out "$work/rules" --max-for "$max_for" --for-divisor "$for_divisor" --window-divisor "$window_divisor"
 promtool check rules "$work"/rules/*.yml >/dev/null || fail "the rules overlay does not pass promtool check rules"
 cat >"$work/prometheus.yml" <<EOF
 global:
@@ -214,10 +227,12 @@ wait_http prometheus "http://127.0.0.1:$prom_port/-/ready" 30
 echo "== assertions"
 # In the background with `wait`, so that a signal runs the cleanup trap at once instead of
 # after the assertions end. Every wait inside is bounded; `timeout` bounds their sum too.
-E2E_ADMIN_SECRET=$admin_secret timeout --signal=TERM 600 python3 e2e/run.py --prometheus "http://127.0.0.1:$prom_port" \
+E2E_ADMIN_SECRET=$admin_secret timeout --signal=TERM 1200 python3 e2e/run.py --prometheus "http://127.0.0.1:$prom_port" \
     --webhook-log "$work/notifications.jsonl" \
     --admin-url "http://127.0.0.1:$admin_port" \
     --pg-script "$root/scripts/pg-test-cluster.sh" --pg-dir "$work/pg" --pg-port "$pg_port" \
+    --psql "$pg_bin/psql" --exporter-pidfile "$work/exporter.pid" --exporter-log "$work/logs/exporter.log" \
+    --exporter-url "http://127.0.0.1:$exporter_port" --exporter-cmd "$(python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' "${exporter_cmd[@]}")" \
     --dashboards dashboards --started "$exporter_started" ${E2E_ONLY:+--only "$E2E_ONLY"} &
 pids+=("$!")
 names+=(assertions)

@@ -11,6 +11,12 @@ RUNBOOK = "alerts/runbook.md"
 
 DESCRIPTIONS = {
     # --- Agent Mitra overview -----------------------------------------------------------------
+    "Firing cause":
+        "The alert that names what broke, one per incident, for the chosen services (services: in the "
+        "exporter's config) and the exporter itself: MitraServiceDown, MitraLoginsFailing, MitraLoginRoleFailing, "
+        "MitraPostgresDown, MitraAPIServerErrors, MitraExporterDown. Alertmanager holds its symptoms back. "
+        "A row here: open its section in " + RUNBOOK + " (what it means, what it holds back, the first three "
+        "commands).",
     "API availability (1h)":
         "Share of HTTP checks that passed and backend requests that did not answer 5xx, over the last hour. "
         "Target 99 %. Red: open the API health dashboard to see which check or route fails, then the "

@@ -6,9 +6,10 @@ changed objective changes every rule that depends on it. alerts/test.sh checks t
 committed files equal this script's output.
 
     python3 tools/gen_alerts.py                      # rewrite alerts/rules/
-    python3 tools/gen_alerts.py --out DIR --max-for 15s --window-divisor 60
-        # test overlay for end-to-end tests that cannot wait an hour: every `for:` capped,
-        # and the recording rules' windows divided (5m -> 5s, 1h -> 60s, 3d -> 4320s) under
+    python3 tools/gen_alerts.py --out DIR --max-for 10s --for-divisor 30 --window-divisor 60
+        # test overlay for end-to-end tests that cannot wait an hour: every `for:` divided
+        # (keeping causes ahead of symptoms) and capped, keep_firing_for and the recording
+        # rules' windows divided (5m -> 5s, 1h -> 60s, 3d -> 4320s) under
         # their usual names. The committed rules are never weakened.
 """
 
@@ -70,7 +71,7 @@ class SLO:
     latency: list = field(default_factory=list)    # [Histogram]
     threshold: float = 0.0                         # latency SLOs: seconds
     time_based: str = ""                           # time SLOs: instantaneous 0/1 badness expr
-    by: list = field(default_factory=list)         # labels the SLO is evaluated per
+    by: list = field(default_factory=list)         # labels the SLO is evaluated per, besides `service`
 
     @property
     def budget(self):
@@ -133,7 +134,7 @@ SLOS = [
         slo="db-query-time", alert="MitraDBQueryTime", title="Database mean query time",
         objective=0.99, threshold=0.5,
         bad="the time the mean query time of {{ $labels.instance_name }} was above 0.5s",
-        time_based="max by (instance_name) (pg_stat_statements_mean_exec_seconds) > bool 0.5",
+        time_based="max by (service, instance_name) (pg_stat_statements_mean_exec_seconds) > bool 0.5",
         by=["instance_name"],
     ),
 ]
@@ -142,6 +143,12 @@ RECORD_SLO = "mitra:slo_errors:ratio_rate{window}"
 RECORD_OBJECTIVE = "mitra:slo_objective:ratio"
 RECORD_DB_SLOW = "instance_name:mitra_pg_mean_query_slow:bool"
 RECORD_ROLE = "role:mitra_login_errors:ratio_rate5m"
+
+
+# Every SLO, role and route ratio is kept per `service` (the label the exporter's `services:`
+# config puts on each member's series; absent, the ratios are exactly what they were), so
+# that a cause alert of a service can hold back the burn alerts of that service alone.
+SERVICE = "service"
 
 
 def _sum(by, expr):
@@ -164,20 +171,21 @@ def ratio_expr(errors, total):
 def slo_ratio(slo, window):
     if slo.time_based:
         return f"avg_over_time({RECORD_DB_SLOW}[{window}])"
+    by = [SERVICE] + slo.by
     if slo.events:
-        errors = _sum(slo.by, _rates([e for e, _ in slo.events], window))
-        total = _sum(slo.by, _rates([t for _, t in slo.events], window))
+        errors = _sum(by, _rates([e for e, _ in slo.events], window))
+        total = _sum(by, _rates([t for _, t in slo.events], window))
         return ratio_expr(errors, total)
     le = label_float(slo.threshold)
-    total = _sum(slo.by, _rates([h.count() for h in slo.latency], window))
-    good = _sum(slo.by, _rates([h.bucket(le) for h in slo.latency], window))
+    total = _sum(by, _rates([h.count() for h in slo.latency], window))
+    good = _sum(by, _rates([h.bucket(le) for h in slo.latency], window))
     return f"(\n  {total}\n  -\n  {good}\n)\n/\n({total} > 0)\n"
 
 
 def login_role_rules():
     login = next(s for s in SLOS if s.slo == "login-success")
-    errors = _sum(["role"], _rates([e for e, _ in login.events], "5m"))
-    total = _sum(["role"], _rates([t for _, t in login.events], "5m"))
+    errors = _sum([SERVICE, "role"], _rates([e for e, _ in login.events], "5m"))
+    total = _sum([SERVICE, "role"], _rates([t for _, t in login.events], "5m"))
     return [{"record": RECORD_ROLE, "expr": ratio_expr(errors, total)}]
 
 
@@ -242,11 +250,16 @@ class Alert:
     for_: str
     summary: str
     description: str
+    # Held after the condition clears, so that symptoms whose windows still hold the
+    # incident stay inhibited (see CAUSE_HOLD).
+    keep_firing_for: str = ""
 
     def rule(self, base):
         rule = {"alert": self.name, "expr": self.expr}
         if self.for_:
             rule["for"] = self.for_
+        if self.keep_firing_for:
+            rule["keep_firing_for"] = self.keep_firing_for
         rule["labels"] = {"severity": self.severity}
         rule["annotations"] = {"summary": self.summary, "description": self.description,
                                "runbook_url": runbook_url(base, self.name)}
@@ -260,20 +273,79 @@ ROUTE_RATIOS = [("5xx", "5..", "5m"), ("4xx", "4..", "5m"), ("4xx", "4..", "1d")
 def route_ratio_rules():
     rules = []
     for name, regex, window in ROUTE_RATIOS:
-        errors = _sum(["route"], f'rate(agentmitra_api_requests_total{{code=~"{regex}"}}[{window}])')
-        total = _sum(["route"], f"rate(agentmitra_api_requests_total[{window}])")
+        errors = _sum([SERVICE, "route"], f'rate(agentmitra_api_requests_total{{code=~"{regex}"}}[{window}])')
+        total = _sum([SERVICE, "route"], f"rate(agentmitra_api_requests_total[{window}])")
         rules.append({"record": RECORD_ROUTE.format(cls=name, window=window), "expr": ratio_expr(errors, total)})
     return rules
 
 
+# The paging model. Cause alerts name what broke and page (or ticket) once per incident;
+# the symptoms they explain are held back by Alertmanager (deploy/alertmanager, `equal:
+# [service]`) or, where a rule can tell, not raised at all. `service` comes from the
+# exporter's declared `services:`; `mitra_service_dependency` says which services need which.
+CAUSES = ["MitraServiceDown", "MitraLoginsFailing", "MitraLoginRoleFailing", "MitraPostgresDown", "MitraAPIServerErrors"]
+# How long the inhibitors stay after their condition clears: the longest short window of a
+# paging burn-rate alert (30m), so that the tail of an incident in the SLO windows does not
+# page once the cause has resolved. Scaled by the test overlay's window divisor.
+CAUSE_HOLD = "30m"
+# The checks and scenarios of a service, each 1 (passing) or 0 (failing).
+SERVICE_MEMBERS = 'probe_success{check!="",service!=""}\n  or\n  mitra_scenario_success{service!=""}'
+SERVICE_DOWN = f"avg by (service) (\n  {SERVICE_MEMBERS}\n) < 0.5\n"
+ROLE_FAILING = "max by (service) (mitra_scenario_success{role!=\"\"}) == 0"
+# Symptoms are not raised while their service is down, rather than only inhibited: their
+# `for:` then starts after the service is back, so a check that recovers a few seconds after
+# the others cannot page on its own once MitraServiceDown has resolved.
+UNLESS_SERVICE_DOWN = ('unless on (service)\n'
+                       'avg by (service) (probe_success{check!="",service!=""} or mitra_scenario_success{service!=""}) < 0.5\n')
+
 THRESHOLD_GROUPS = {
+    "mitra-services": [
+        # `for:` shorter than every symptom it holds back (logins 2m, endpoints and routes 5m,
+        # and the fastest burn, 100 % errors, crossing 14.4 % of an hour after 8.6m): the
+        # cause must reach Alertmanager first for the inhibition to catch them.
+        Alert("MitraServiceDown", SERVICE_DOWN, "page", "1m",
+              "Service {{ $labels.service }} is down: most of its checks fail",
+              "Only {{ $value | humanizePercentage }} of the checks and scenarios of service "
+              "{{ $labels.service }} pass. One page for the service instead of one per endpoint, "
+              "role and SLO: those are held back while this fires."),
+        Alert("MitraLoginsFailing", f"{ROLE_FAILING}\n{UNLESS_SERVICE_DOWN}", "page", "2m",
+              "Logins of service {{ $labels.service }} fail for every role",
+              "Every login scenario of service {{ $labels.service }} fails: nobody can log in. "
+              "The per-role alerts are not raised while every role fails."),
+        # Not a page of its own: the inhibitor that holds back every alert of a service while
+        # a service it depends on is down (its cause pages there), and for CAUSE_HOLD after.
+        Alert("MitraServiceDependencyDown",
+              "max by (service, depends_on) (\n"
+              "  mitra_service_dependency\n"
+              "  and on (depends_on)\n"
+              "  label_replace(\n"
+              "    max by (service) (pg_up{service!=\"\"} == 0)\n"
+              "    or\n"
+              '    avg by (service) (probe_success{check!="",service!=""} or mitra_scenario_success{service!=""}) < 0.5,\n'
+              "    \"depends_on\", \"$1\", \"service\", \"(.+)\"\n"
+              "  )\n"
+              ")\n", "inhibit", "",
+              "Service {{ $labels.service }} depends on {{ $labels.depends_on }}, which is down",
+              "Inhibits the alerts of {{ $labels.service }} while {{ $labels.depends_on }} is down; "
+              "routed to no receiver.", keep_firing_for=CAUSE_HOLD),
+        # Likewise routed nowhere: a cause fired for this service; the burn-rate alerts (whose
+        # windows keep the incident for up to 30 minutes) wait until CAUSE_HOLD after it.
+        Alert("MitraServiceIncident",
+              "label_replace(\n"
+              "  max by (service, alertname) (ALERTS{alertstate=\"firing\",alertname=~\"" + "|".join(CAUSES) + "\"}),\n"
+              "  \"cause\", \"$1\", \"alertname\", \"(.+)\"\n"
+              ")\n", "inhibit", "",
+              "{{ $labels.cause }} fired for service {{ $labels.service }}",
+              "Inhibits the burn-rate alerts of {{ $labels.service }} while {{ $labels.cause }} "
+              "fires and for a while after; routed to no receiver.", keep_firing_for=CAUSE_HOLD),
+    ],
     "mitra-agentmitra": [
         Alert("MitraLoginRoleFailing",
-              f"{RECORD_ROLE} > 0.5", "page", "5m",
+              f"{RECORD_ROLE} > 0.5\nunless on (service)\n{ROLE_FAILING}\n{UNLESS_SERVICE_DOWN}", "page", "5m",
               "Logins for {{ $labels.role }} are failing",
               "{{ $value | humanizePercentage }} of logins for role {{ $labels.role }} failed over the last "
               "5 minutes. One role is 1/7 of login traffic, so the overall login SLO can stay green while "
-              "every user of this role is locked out."),
+              "every user of this role is locked out. Not raised while every role fails (MitraLoginsFailing)."),
         Alert("MitraAPIServerErrors",
               RECORD_ROUTE.format(cls="5xx", window="5m") + " > 0.05\n", "ticket", "5m",
               "Route {{ $labels.route }} answers with 5xx errors",
@@ -288,8 +360,14 @@ THRESHOLD_GROUPS = {
               "over the last 5 minutes, more than 10% and more than 3 times the share of the last day."),
     ],
     "mitra-endpoints": [
+        # A check whose declared `endpoint` label is a route that answers 5xx is that route's
+        # ticket (MitraAPIServerErrors), not a page per check that calls it.
         Alert("MitraEndpointDown",
-              'probe_success{check!=""} == 0\nor\nmitra_scenario_success{role=""} == 0\n', "page", "5m",
+              '(\n  probe_success{check!=""} == 0\n  or\n  mitra_scenario_success{role=""} == 0\n)\n'
+              'unless on (service, endpoint)\n'
+              f'label_replace({RECORD_ROUTE.format(cls="5xx", window="5m")} > 0.05, "endpoint", "$1", "route", "(.*)")\n'
+              + UNLESS_SERVICE_DOWN,
+              "page", "5m",
               "{{ with $labels.check }}Check {{ . }}{{ else }}Scenario {{ $labels.scenario }}{{ end }} "
               "has been failing for 5 minutes",
               "Every probe of {{ with $labels.check }}check {{ . }}{{ else }}scenario {{ $labels.scenario }}"
@@ -418,12 +496,22 @@ def seconds(duration):
     return int(match.group(1)) * _UNITS[match.group(2)]
 
 
-def cap_for(groups, max_for):
-    limit = seconds(max_for)
+def cap_for(groups, max_for, for_divisor=None):
+    """Every `for:` divided by for_divisor (at least 1s), then capped at max_for. Dividing keeps
+    the order the committed rules rely on: a cause (`for: 2m`) fires before the symptoms it
+    inhibits (`for: 5m`), as it does in production."""
+    limit = seconds(max_for) if max_for else None
     for group in groups:
         for rule in group["rules"]:
-            if "for" in rule and seconds(rule["for"]) > limit:
-                rule["for"] = max_for
+            if "for" not in rule:
+                continue
+            value = seconds(rule["for"])
+            if for_divisor:
+                value = max(1, value // for_divisor)
+            if limit is not None and value > limit:
+                value = limit
+            if value != seconds(rule["for"]):
+                rule["for"] = f"{value}s"
     return groups
 
 
@@ -436,14 +524,17 @@ def divide_windows(groups, divisor):
         for rule in group["rules"]:
             if "record" in rule:
                 rule["expr"] = re.sub(r"\[(\d+[smhd])\]", shrink, rule["expr"])
+            # The hold covers the windows of the burn-rate alerts, so it shrinks with them.
+            if "keep_firing_for" in rule:
+                rule["keep_firing_for"] = f"{max(1, seconds(rule['keep_firing_for']) // divisor)}s"
     return groups
 
 
-def files(base, max_for=None, window_divisor=None):
+def files(base, max_for=None, window_divisor=None, for_divisor=None):
     slo = {"groups": slo_groups(base)}
     thresholds = {"groups": threshold_groups(base)}
-    if max_for:
-        cap_for(slo["groups"] + thresholds["groups"], max_for)
+    if max_for or for_divisor:
+        cap_for(slo["groups"] + thresholds["groups"], max_for, for_divisor)
     if window_divisor:
         divide_windows(slo["groups"] + thresholds["groups"], window_divisor)
     return {
@@ -459,14 +550,16 @@ def main():
                         help="URL of alerts/runbook.md as the on-call engineer can open it")
     parser.add_argument("--max-for", help="test overlay: cap every alert's `for:` at this duration")
     parser.add_argument("--window-divisor", type=int,
-                        help="test overlay: divide the recording rules' range windows by this number")
+                        help="test overlay: divide the recording rules' range windows (and keep_firing_for) by this number")
+    parser.add_argument("--for-divisor", type=int,
+                        help="test overlay: divide every `for:` by this number (before --max-for caps it)")
     parser.add_argument("--list-alerts", action="store_true", help="print the alert names and exit")
     args = parser.parse_args()
     if args.list_alerts:
         print("\n".join(alert_names()))
         return
     os.makedirs(args.out, exist_ok=True)
-    for name, text in files(args.runbook_base, args.max_for, args.window_divisor).items():
+    for name, text in files(args.runbook_base, args.max_for, args.window_divisor, args.for_divisor).items():
         with open(os.path.join(args.out, name), "w") as handle:
             handle.write(text)
 

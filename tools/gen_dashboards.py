@@ -13,6 +13,10 @@ search, 3 s analytics, 2 s API p95, 500 ms mean query time) are drawn on the pan
 import argparse
 import json
 import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gen_alerts import CAUSES  # noqa: E402  (the alerts that name a cause, shown first)
 
 from dashboard_descriptions import DESCRIPTIONS
 
@@ -200,6 +204,7 @@ CHECK = query_variable("check", "Check", 'label_values(probe_success{instance=~"
 SCENARIO = query_variable("scenario", "Scenario",
                           'label_values(mitra_scenario_success{instance=~"$instance"}, scenario)')
 ROLE = query_variable("role", "Role", 'label_values(mitra_scenario_runs_total{instance=~"$instance",role!=""}, role)')
+SERVICE = query_variable("service", "Service", 'label_values(mitra_service_info{instance=~"$instance"}, service)')
 PG_INSTANCE = query_variable("instance_name", "PostgreSQL", 'label_values(pg_up{instance=~"$instance"}, instance_name)')
 DATNAME = query_variable("datname", "Database",
                          'label_values(pg_stat_database_numbackends{instance_name=~"$instance_name"}, datname)')
@@ -256,9 +261,10 @@ def overview():
 
     def budget_left(slo):
         # Averaging the 1h ratios over 30 days weighs every hour equally: close to the exact
-        # event-weighted budget when traffic is steady, and cheap to query.
+        # event-weighted budget when traffic is steady, and cheap to query. The ratios are
+        # kept per service; the objective is one per SLO.
         return (f'1 - avg_over_time(mitra:slo_errors:ratio_rate1h{{slo="{slo}"}}[30d])\n'
-                f'  / (1 - mitra:slo_objective:ratio{{slo="{slo}"}})')
+                f'  / on (slo) group_left ()\n  (1 - mitra:slo_objective:ratio{{slo="{slo}"}})')
 
     kpi_stats = []
     for kpi, title, metric_selector in [
@@ -281,7 +287,18 @@ def overview():
         '  or rate(mitra_probe_duration_seconds_bucket{instance=~"$instance",check!=""}[$__rate_interval])\n))')],
         "s", thresholds=lower_is_better(LATENCY["api"] * 0.8, LATENCY["api"])))
 
+    # What broke, first: the cause alerts (one per incident, alerts/runbook.md) of the chosen
+    # services, and the exporter's own outage, which has no service. Symptoms they hold back
+    # are in "Firing alerts" below.
+    causes = "|".join(CAUSES)
     items = [
+        Row("Cause"),
+        table("Firing cause", [target(
+            f'ALERTS{{alertstate="firing",alertname=~"{causes}",service=~"$service"}}\n'
+            'or\nALERTS{alertstate="firing",alertname="MitraExporterDown",instance=~"$instance"}',
+            instant=True, table=True)], "short", height=5,
+              transformations=[{"id": "organize", "options": {
+                  "excludeByName": {"Time": True, "Value": True, "__name__": True, "alertstate": True}}}]),
         Row("Service level objectives"),
         stat("API availability (1h)", [target(f"1 - {slo_ratio.format(w='1h', slo='api-availability')}")],
              "percentunit", thresholds=higher_is_better(API_SUCCESS), width=6),
@@ -297,7 +314,7 @@ def overview():
             thresholds=lower_is_better(DB_MEAN_QUERY * 0.8, DB_MEAN_QUERY)),
         bargauge("Burn rate per SLO (1h)", [target(
             "mitra:slo_errors:ratio_rate1h\n  / on (slo) group_left ()\n(1 - mitra:slo_objective:ratio)",
-            "{{slo}} {{instance_name}}", instant=True)], "suffix:x",
+            "{{slo}} {{service}} {{instance_name}}", instant=True)], "suffix:x",
             thresholds=lower_is_better(1, 14.4), minimum=0, width=24, height=7),
         Row("Endpoints"),
         timeseries("Check success ratio", [target(
@@ -320,8 +337,8 @@ def overview():
                   "excludeByName": {"Time": True, "Value": True, "__name__": True, "alertstate": True}}}]),
     ]
     return dashboard("mitra-overview", "Agent Mitra overview",
-                     "SLO status and error budgets, endpoint success and latency, logins by role, firing alerts.",
-                     [INSTANCE, CHECK, ROLE], items, tags=["overview"])
+                     "The firing cause, SLO status and error budgets, endpoint success and latency, logins by role, firing alerts.",
+                     [INSTANCE, SERVICE, CHECK, ROLE], items, tags=["overview"])
 
 
 # ---------------------------------------------------------------------------------------------

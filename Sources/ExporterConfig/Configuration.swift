@@ -22,6 +22,8 @@ public struct Configuration: Sendable, Hashable {
     public var checks: [CheckConfig] = []
     public var scenarios: [ScenarioConfig] = []
     public var postgres: [PostgresInstanceConfig] = []
+    /// The declared dependency model (`services:`, ServicesConfig.swift).
+    public var services: [ServiceConfig] = []
     /// Values that came from `${env:..}`/`${file:..}`; never shown anywhere.
     public var redactor = Redactor()
 
@@ -51,6 +53,7 @@ public struct Configuration: Sendable, Hashable {
                 lines.append("    query \(query.name) (\(query.mode.rawValue))\(every): \(query.metrics.map(\.name).joined(separator: ", "))")
             }
         }
+        lines += servicesSummary
         return lines.joined(separator: "\n")
     }
 }
@@ -115,6 +118,9 @@ public enum ConfigLoader {
         // hide, in addition to the built-in patterns (matched whole, ignoring case).
         if let names = object.value("redact_names")?.stringList() {
             config.redactor = Redactor(sensitiveNames: names)
+        }
+        if let services = object.value("services") {
+            ServicesDecoder.decode(services, root: root.node, into: &config)
         }
         object.finish()
     }

@@ -44,6 +44,8 @@ public struct SQLQueryConfig: Sendable, Hashable {
     /// How long a key range may wait for in-flight writers before it is counted anyway.
     public var maxSettleWait: Duration
     public var metrics: [SQLMetricConfig]
+    /// The service its series belong to when `services[].queries` lists it (ServicesConfig.swift).
+    public var service: String? = nil
 }
 
 public struct SQLMetricConfig: Sendable, Hashable {

@@ -146,12 +146,13 @@ public final class ExporterRuntime: Sendable {
 
     /// The exporter's own families; counts the scrape.
     private func selfMetrics(format: ExpositionFormat) -> String {
-        let (reload, scrapes) = state.withLock { state -> (SelfMetrics.ReloadState, UInt64) in
+        let (reload, scrapes, config) = state.withLock { state -> (SelfMetrics.ReloadState, UInt64, Configuration) in
             state.scrapes &+= 1
-            return (state.reload, state.scrapes)
+            return (state.reload, state.scrapes, state.config)
         }
         var text = ""
-        Renderer.render(SelfMetrics.families(reload: reload, scrapes: scrapes, droppedLogLines: LogLineDrops.total, process: processStats.read()),
+        Renderer.render(SelfMetrics.families(reload: reload, scrapes: scrapes, droppedLogLines: LogLineDrops.total, process: processStats.read())
+                            + ServiceMetrics.families(config),
                         format: format, into: &text)
         return text
     }

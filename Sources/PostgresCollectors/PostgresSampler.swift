@@ -81,7 +81,7 @@ public actor PostgresSampler: Sampler {
         let baseLabels = [Label("instance_name", config.name)] + config.labels.map { Label($0.name, $0.value) }
         self.baseLabels = baseLabels
         self.queryCollectors = config.queries.map {
-            SQLQueryCollector(config: $0, instanceName: config.name, instanceLabels: baseLabels, defaultInterval: config.interval, logger: logger)
+            SQLQueryCollector(config: $0, instanceName: config.name, instanceLabels: $0.constantLabels(instanceLabels: baseLabels), defaultInterval: config.interval, logger: logger)
         }
         self.collectorNames = kinds.map { "postgres/\(config.name)/\($0.rawValue)" } + queryCollectors.map(\.collectorName)
         let target: PostgresConnectionTarget = config.parameters.isEmpty

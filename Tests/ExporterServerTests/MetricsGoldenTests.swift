@@ -37,6 +37,11 @@ func assertGolden(_ actual: String, file name: String) throws {
         interval: 30s
       - name: never-ran
         url: http://127.0.0.1:8000/other
+    services:
+      - name: agentmitra-api
+        checks: [policies, analytics]
+        depends_on: [agentmitra-db]
+      - name: agentmitra-db
     """
 
     func populatedRuntime() throws -> (ExporterRuntime, TemporaryConfig) {

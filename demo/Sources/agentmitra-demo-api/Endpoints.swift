@@ -136,6 +136,9 @@ extension DemoWorld {
             throw APIError(status: .serviceUnavailable, detail: "service unavailable")
         }
         let faults = switches.current
+        if faults.maintenance {
+            throw APIError(status: .serviceUnavailable, detail: "down for maintenance")
+        }
         if let seconds = faults.latencySeconds[endpoint.route], seconds > 0 {
             try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
         }

@@ -14,6 +14,10 @@ struct FailureSwitches: Codable, Sendable, Equatable {
     /// `refuse`: the API's port is closed (connection refused). `hang`: connections are
     /// accepted but nothing is answered (until switched back, or two minutes).
     var down: DownMode?
+    /// Every endpoint answers 503 "down for maintenance" (audited like any answer), as a
+    /// backend behind a maintenance page does: the process and its database are fine, the
+    /// whole API refuses work.
+    var maintenance = false
 
     enum DownMode: String, Codable, Sendable {
         case refuse
@@ -25,6 +29,7 @@ struct FailureSwitches: Codable, Sendable, Equatable {
         case failingRoutes = "failing_routes"
         case latencySeconds = "latency_seconds"
         case down
+        case maintenance
     }
 
     init() {}
@@ -35,6 +40,7 @@ struct FailureSwitches: Codable, Sendable, Equatable {
         failingRoutes = try container.decodeIfPresent([String].self, forKey: .failingRoutes) ?? []
         latencySeconds = try container.decodeIfPresent([String: Double].self, forKey: .latencySeconds) ?? [:]
         down = try container.decodeIfPresent(DownMode.self, forKey: .down)
+        maintenance = try container.decodeIfPresent(Bool.self, forKey: .maintenance) ?? false
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -43,6 +49,7 @@ struct FailureSwitches: Codable, Sendable, Equatable {
         try container.encode(failingRoutes, forKey: .failingRoutes)
         try container.encode(latencySeconds, forKey: .latencySeconds)
         try container.encode(down, forKey: .down)
+        try container.encode(maintenance, forKey: .maintenance)
     }
 
     /// Problems that make the switches meaningless (an unknown route would silently do nothing).

@@ -311,6 +311,23 @@ struct DemoAPIIntegrationTests {
                 == ["/auth/login 200", "/policies/ 500", "/health 500", "/agents/ 200", "/policies/ 200"])
     }
 
+    @Test func maintenanceSwitchAnswers503Everywhere() async throws {
+        let database = try DemoDatabase.ready()
+        let before = try await database.maxKey("api_request_log", "id")
+        try await withDemo { demo in
+            let token = try await demo.token(.superAdmin)
+            try await demo.setSwitches(#"{"maintenance":true}"#)
+            #expect(try await demo.request(.get, "/health").status == 503)
+            #expect(try await demo.request(.get, "/policies/", token: token).status == 503)
+            #expect(try await demo.login(.juniorAgent).status == 503)
+            try await demo.setSwitches("{}")
+            #expect(try await demo.request(.get, "/health").status == 200)
+        }
+        let rows = try await database.rows(requestLogSQL, after: before, count: 5)
+        #expect(rows.map { "\($0.string("route")) \($0.string("status"))" }
+                == ["/auth/login 200", "/health 503", "/policies/ 503", "/auth/login 503", "/health 200"])
+    }
+
     @Test func switchAddsLatencyToAnEndpoint() async throws {
         let database = try DemoDatabase.ready()
         let before = try await database.maxKey("api_request_log", "id")

@@ -1,5 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
-import Yams
+#endif
 
 /// `services:` — the declared dependency model. A service groups the checks, scenarios,
 /// PostgreSQL instances and SQL-defined queries that describe one thing an on-call engineer
@@ -57,7 +60,7 @@ extension Configuration {
 enum ServicesDecoder {
     /// Reads `services:` and adds the `service` label to each member. Runs after checks,
     /// scenarios and postgres are decoded, so that every reference can be resolved.
-    static func decode(_ value: ConfigValue, root: Node, into config: inout Configuration) {
+    static func decode(_ value: ConfigValue, root: YAMLNode, into config: inout Configuration) {
         guard let items = value.list() else { return }
         var services: [ServiceConfig] = []
         var dependencyNodes: [String: [(name: String, value: ConfigValue)]] = [:]
@@ -193,7 +196,7 @@ enum ServicesDecoder {
     }
 
     /// Members may not set `service` in their own `labels:`; reported at that label.
-    private static func reportOwnServiceLabels(_ root: Node, context: DecodeContext, services: [ServiceConfig]) {
+    private static func reportOwnServiceLabels(_ root: YAMLNode, context: DecodeContext, services: [ServiceConfig]) {
         let sections: [(key: String, members: Set<String>)] = [
             ("checks", Set(services.flatMap(\.checks))), ("scenarios", Set(services.flatMap(\.scenarios))),
             ("postgres", Set(services.flatMap(\.postgres))),

@@ -148,19 +148,19 @@ enum KPIBoard {
         } else {
             html += "<ul class=\"failing-collectors\">\n"
             for entry in failing {
-                html += "<li><strong>\(escape(entry.collector))</strong> (last success \(escape(entry.since))): \(escape(entry.error))</li>\n"
+                html += "<li><strong>\(HTML.escape(entry.collector))</strong> (last success \(HTML.escape(entry.since))): \(HTML.escape(entry.error))</li>\n"
             }
             html += "</ul>\n"
         }
-        html += "<h2>KPIs</h2>\n<p>Computed by this exporter from its own counters; \(escape(coverage(long.covered)))</p>\n"
+        html += "<h2>KPIs</h2>\n<p>Computed by this exporter from its own counters; \(HTML.escape(coverage(long.covered)))</p>\n"
         html += "<table class=\"kpi\"><tr><th>KPI</th><th>Target</th><th>Last 5 min</th><th>Last hour</th></tr>\n"
         for kpi in kpis {
-            html += "<tr data-kpi=\"\(escape(kpi.id))\"><td>\(escape(kpi.name))</td><td>\(escape(kpi.targetText))</td>"
+            html += "<tr data-kpi=\"\(HTML.escape(kpi.id))\"><td>\(HTML.escape(kpi.name))</td><td>\(HTML.escape(kpi.targetText))</td>"
             for (label, window) in [("5m", short), ("1h", long)] {
                 let figure = kpi.figure(window)
                 let text = figure.state == .noData ? "no data" : figure.value
-                let detail = figure.detail.isEmpty ? "" : " <small>(\(escape(figure.detail)))</small>"
-                html += "<td class=\"kpi-\(figure.state.rawValue)\" data-window=\"\(label)\" data-state=\"\(figure.state.rawValue)\">\(escape(text))\(detail)</td>"
+                let detail = figure.detail.isEmpty ? "" : " <small>(\(HTML.escape(figure.detail)))</small>"
+                html += "<td class=\"kpi-\(figure.state.rawValue)\" data-window=\"\(label)\" data-state=\"\(figure.state.rawValue)\">\(HTML.escape(text))\(detail)</td>"
             }
             html += "</tr>\n"
         }
@@ -203,21 +203,5 @@ enum KPIBoard {
 
     static func count(_ value: Double) -> String {
         value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : DurationParser.fixed(value, digits: 1)
-    }
-
-    static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(character)
-            }
-        }
-        return out
     }
 }

@@ -5,7 +5,7 @@ import Sampling
 enum StatusPage {
     // Rendered by hand rather than with a template engine: the template library imports
     // Foundation, which links ICU into the binary. Every interpolated value goes through
-    // `KPIBoard.escape(_:)`. The page is a constant in the binary: a deployed exporter needs no
+    // `HTML.escape(_:)`. The page is a constant in the binary: a deployed exporter needs no
     // resource files.
 
     static func render(runtime: ExporterRuntime, now: Double, traceIDs: Set<String>) -> String {
@@ -26,11 +26,11 @@ enum StatusPage {
             var trace = ""
             if traceIDs.contains(status.samplerID) {
                 let link = "/trace?id=" + PercentEncoding.encode(status.samplerID, keeping: PercentEncoding.queryCharacters)
-                trace = "<a href=\"\(KPIBoard.escape(link))\">trace</a>"
+                trace = "<a href=\"\(HTML.escape(link))\">trace</a>"
             }
-            rows += "<tr><td>\(KPIBoard.escape(status.collector))</td><td>\(KPIBoard.escape(interval))</td><td class=\"\(state)\">\(state)</td>"
-                + "<td>\(KPIBoard.escape(lastRun))</td><td>\(KPIBoard.escape(duration))</td><td>\(KPIBoard.escape(lastSuccess))</td>"
-                + "<td>\(KPIBoard.escape(redactor.redact(status.lastError ?? "")))</td><td>\(trace)</td></tr>\n"
+            rows += "<tr><td>\(HTML.escape(status.collector))</td><td>\(HTML.escape(interval))</td><td class=\"\(state)\">\(state)</td>"
+                + "<td>\(HTML.escape(lastRun))</td><td>\(HTML.escape(duration))</td><td>\(HTML.escape(lastSuccess))</td>"
+                + "<td>\(HTML.escape(redactor.redact(status.lastError ?? "")))</td><td>\(trace)</td></tr>\n"
         }
         let ready = runtime.isReady ? "ready" : "starting (waiting for every collector's first run)"
         let reloadFailed = runtime.lastReloadSuccessful
@@ -44,7 +44,7 @@ enum StatusPage {
         .ok{color:#1a7f37}.failed{color:#cf222e;font-weight:bold}.pending{color:#9a6700}
         </style></head><body>
         <h1>mitra-exporter</h1>
-        <p>Version \(KPIBoard.escape(BuildInfo.version)) (revision \(KPIBoard.escape(BuildInfo.revision))) &middot; config <code>\(KPIBoard.escape(config.file))</code> &middot; \(ready)
+        <p>Version \(HTML.escape(BuildInfo.version)) (revision \(HTML.escape(BuildInfo.revision))) &middot; config <code>\(HTML.escape(config.file))</code> &middot; \(ready)
         \(reloadFailed)</p>
         <p><a href="/metrics">Metrics</a> &middot; <a href="/-/healthy">Health</a> &middot; <a href="/-/ready">Readiness</a></p>
         <p>\(config.checks.count) HTTP checks, \(config.scenarios.count) scenarios, \(config.postgres.count) PostgreSQL instances.</p>

@@ -118,29 +118,41 @@ public final class ExporterRuntime: Sendable {
         kpiHistory.retainSamplers(Set(samplers.map(\.id)))
     }
 
-    /// The `/metrics` body in pieces: self-metrics, then the cached render of all snapshots
-    /// (shared with the cache, not copied), then the OpenMetrics end marker. The server
-    /// writes them straight into the response buffer, so a scrape copies the body once.
-    public func metricsBodyParts(format: ExpositionFormat) -> [String] {
-        var parts = [selfMetrics(format: format), store.renderedSamples(format: format)]
-        if format == .openMetrics { parts.append(Renderer.eofMarker) }
-        return parts
+    /// One scrape's `/metrics` body: the exporter's own metrics (counting this scrape), the
+    /// cached render of all snapshots (shared with the cache, not copied) and the generation
+    /// it belongs to. Built once per request, whether it is then sent plain or gzipped.
+    public struct ScrapeBody: Sendable {
+        public let format: ExpositionFormat
+        public let selfMetrics: String
+        public let samples: String
+        public let generation: UInt64
+
+        /// The body in pieces, written straight into the response buffer (one copy).
+        public var parts: [String] {
+            format == .openMetrics ? [selfMetrics, samples, Renderer.eofMarker] : [selfMetrics, samples]
+        }
     }
 
-    /// The same body gzip-compressed. The samples part is compressed once per publish and
-    /// kept; a scrape compresses only the exporter's own metrics and joins the two
-    /// (`GzipSplice`), so a gzip scrape costs about what a plain one does.
-    public func gzipMetricsBody(format: ExpositionFormat) throws -> ByteBuffer {
-        let head = try GzipSplice.deflate(selfMetrics(format: format), final: false, level: 6, windowBits: 12, memLevel: 5)
+    public func scrapeBody(format: ExpositionFormat) -> ScrapeBody {
+        let selfMetrics = selfMetrics(format: format)
         let (generation, samples) = store.renderedSamplesAndGeneration(format: format)
+        return ScrapeBody(format: format, selfMetrics: selfMetrics, samples: samples, generation: generation)
+    }
+
+    /// The body gzip-compressed. The samples part is compressed once per publish and kept; a
+    /// scrape compresses only the exporter's own metrics and joins the two (`GzipSplice`), so
+    /// a gzip scrape costs about what a plain one does.
+    public func gzip(_ body: ScrapeBody) throws -> ByteBuffer {
+        let head = try GzipSplice.deflate(body.selfMetrics, final: false, level: 6, windowBits: 12, memLevel: 5)
         let cached = compressedSamples.withLock { cache -> GzipSplice.Part? in
             // Like the rendered body, one entry: a stale one is released before the new one is built.
-            if cache?.generation != generation || cache?.format != format { cache = nil }
+            if cache?.generation != body.generation || cache?.format != body.format { cache = nil }
             return cache?.part
         }
         if let cached { return GzipSplice.member(head: head, tail: cached) }
-        let tail = try GzipSplice.deflate(format == .openMetrics ? samples + Renderer.eofMarker : samples, final: true, level: 6)
-        compressedSamples.withLock { $0 = (format, generation, tail) }
+        let text = body.format == .openMetrics ? body.samples + Renderer.eofMarker : body.samples
+        let tail = try GzipSplice.deflate(text, final: true, level: 6)
+        compressedSamples.withLock { $0 = (body.format, body.generation, tail) }
         return GzipSplice.member(head: head, tail: tail)
     }
 
@@ -159,7 +171,7 @@ public final class ExporterRuntime: Sendable {
 
     /// The whole `/metrics` body as one string (tests).
     public func metricsBody(format: ExpositionFormat) -> String {
-        metricsBodyParts(format: format).joined()
+        scrapeBody(format: format).parts.joined()
     }
 
     /// Runs the scheduler until cancelled, then releases the factory's shared resources.

@@ -95,11 +95,13 @@ public enum ExporterHTTPServer {
         router.get(RouterPath(stringLiteral: metricsPath)) { request, _ -> Response in
             let format = ExpositionFormat.negotiate(accept: request.headers[.accept])
             var headers: HTTPFields = [.contentType: format.contentType, .vary: "Accept, Accept-Encoding"]
-            if acceptsGzip(request.headers[.acceptEncoding]), let compressed = try? runtime.gzipMetricsBody(format: format) {
+            let body = runtime.scrapeBody(format: format)
+            // A body zlib cannot compress (it has no other failure than memory) goes out plain.
+            if acceptsGzip(request.headers[.acceptEncoding]), let compressed = try? runtime.gzip(body) {
                 headers[.contentEncoding] = "gzip"
                 return Response(status: .ok, headers: headers, body: .init(byteBuffer: compressed))
             }
-            let parts = runtime.metricsBodyParts(format: format)
+            let parts = body.parts
             var buffer = ByteBufferAllocator().buffer(capacity: parts.reduce(0) { $0 + $1.utf8.count })
             for part in parts { buffer.writeString(part) }
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: buffer))

@@ -37,10 +37,13 @@ import Testing
     /// cached samples part and after a publish replaced it.
     @Test func gzipBodyIsThePlainBodyBeforeAndAfterAPublish() throws {
         let (runtime, _) = try MetricsGoldenTests().populatedRuntime()
-        for format in ExpositionFormat.allCases {
-            let first = try gunzip(try runtime.gzipMetricsBody(format: format))
-            let second = try gunzip(try runtime.gzipMetricsBody(format: format))
+        for (index, format) in ExpositionFormat.allCases.enumerated() {
+            let first = try gunzip(try runtime.gzip(runtime.scrapeBody(format: format)))
+            let second = try gunzip(try runtime.gzip(runtime.scrapeBody(format: format)))
             let plain = runtime.metricsBody(format: format)
+            // Each scrape is counted once, gzipped or not: three per format.
+            #expect(second.contains("mitra_exporter_scrapes_total \(3 * index + 2)\n"))
+            #expect(plain.contains("mitra_exporter_scrapes_total \(3 * index + 3)\n"))
             // Only the scrape counter differs between consecutive scrapes.
             func withoutScrapeCount(_ body: String) -> String {
                 body.split(separator: "\n").filter { !$0.hasPrefix("mitra_exporter_scrapes_total") }.joined(separator: "\n")
@@ -53,6 +56,6 @@ import Testing
         // A publish changes the samples; the next gzip body shows the new state, not the cached one.
         runtime.store.publish(SamplerSnapshot(samplerID: "check/policies", interval: .seconds(15), startedAt: 3, finishedAt: 4,
                                               result: StubSampler.result(id: "check/policies", succeed: false, error: "status 500")))
-        #expect(try gunzip(try runtime.gzipMetricsBody(format: .prometheusText)).contains("probe_success{check=\"policies\"} 0\n"))
+        #expect(try gunzip(try runtime.gzip(runtime.scrapeBody(format: .prometheusText))).contains("probe_success{check=\"policies\"} 0\n"))
     }
 }

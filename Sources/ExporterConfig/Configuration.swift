@@ -50,7 +50,7 @@ public struct Configuration: Sendable, Hashable {
             lines.append("  postgres \(instance.name): \(redactor.redact(instance.dsn)) every \(DurationParser.format(instance.interval)), timeout \(DurationParser.format(instance.timeout)), collectors \(collectors)")
             for query in instance.queries {
                 let every = query.minInterval.map { " at most every \(DurationParser.format($0))" } ?? ""
-                lines.append("    query \(query.name) (\(query.mode.rawValue))\(every): \(query.metrics.map(\.name).joined(separator: ", "))")
+                lines.append("    query \(query.name) (\(query.mode.name))\(every): \(query.metrics.map(\.name).joined(separator: ", "))")
             }
         }
         lines += servicesSummary

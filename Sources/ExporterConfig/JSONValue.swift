@@ -1,5 +1,13 @@
-/// A parsed JSON document, for `json:` expectations and extraction. Parsed here rather than
-/// with Foundation's JSONSerialization, which is not part of FoundationEssentials.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// A JSON document, for `json:` expectations and extraction.
+///
+/// Read with FoundationEssentials' `JSONDecoder` (which has no ICU dependency), decoding into
+/// this enum; JSONSerialization would need full Foundation and with it ICU.
 public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
@@ -8,18 +16,22 @@ public enum JSONValue: Sendable, Equatable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    public struct SyntaxError: Error, Sendable {
-        /// Byte offset of the problem.
-        public let offset: Int
+    /// The bytes are not one JSON value.
+    public struct SyntaxError: Error, Sendable, CustomStringConvertible {
+        /// What the decoder reported (position and problem).
+        public let message: String
+        public var description: String { message }
     }
 
     /// Parses one JSON value (any value at the top level, with surrounding whitespace).
+    /// Documents nested deeper than the decoder's limit (512) are refused rather than risking
+    /// the stack.
     public static func parse(_ bytes: some Collection<UInt8>) throws(SyntaxError) -> JSONValue {
-        var parser = Parser(bytes: Array(bytes))
-        let value = try parser.value(depth: 0)
-        parser.skipWhitespace()
-        guard parser.position == parser.bytes.count else { throw SyntaxError(offset: parser.position) }
-        return value
+        do {
+            return try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+        } catch {
+            throw SyntaxError(message: "\(error)")
+        }
     }
 
     /// Compact JSON text with sorted object keys; strings escape `/` as `\/`, as Foundation did.
@@ -31,145 +43,30 @@ public enum JSONValue: Sendable, Equatable {
         case .string(let text): "\"" + JSONText.escape(text).replacing("/", with: "\\/") + "\""
         case .array(let items): "[" + items.map(\.compactText).joined(separator: ",") + "]"
         case .object(let members):
-            "{" + members.keys.sorted().map { JSONValue.string($0).compactText + ":" + members[$0]!.compactText }.joined(separator: ",") + "}"
+            "{" + members.sorted { $0.key < $1.key }
+                .map { JSONValue.string($0.key).compactText + ":" + $0.value.compactText }
+                .joined(separator: ",") + "}"
         }
     }
+}
 
-    private struct Parser {
-        let bytes: [UInt8]
-        var position = 0
-        /// Deeper documents are refused rather than risking the stack.
-        static let maximumDepth = 512
-
-        mutating func skipWhitespace() {
-            while position < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[position]) { position += 1 }
-        }
-
-        func fail() -> SyntaxError { SyntaxError(offset: position) }
-
-        mutating func expect(_ literal: StaticString) throws(SyntaxError) {
-            let count = literal.utf8CodeUnitCount
-            guard position + count <= bytes.count,
-                  literal.withUTF8Buffer({ Array($0) }) == Array(bytes[position..<position + count]) else { throw fail() }
-            position += count
-        }
-
-        mutating func value(depth: Int) throws(SyntaxError) -> JSONValue {
-            guard depth < Self.maximumDepth else { throw fail() }
-            skipWhitespace()
-            guard position < bytes.count else { throw fail() }
-            switch bytes[position] {
-            case UInt8(ascii: "n"): try expect("null"); return .null
-            case UInt8(ascii: "t"): try expect("true"); return .bool(true)
-            case UInt8(ascii: "f"): try expect("false"); return .bool(false)
-            case UInt8(ascii: "\""): return .string(try string())
-            case UInt8(ascii: "["):
-                position += 1
-                var items: [JSONValue] = []
-                skipWhitespace()
-                if position < bytes.count, bytes[position] == UInt8(ascii: "]") { position += 1; return .array(items) }
-                while true {
-                    items.append(try value(depth: depth + 1))
-                    skipWhitespace()
-                    guard position < bytes.count else { throw fail() }
-                    if bytes[position] == UInt8(ascii: "]") { position += 1; return .array(items) }
-                    guard bytes[position] == UInt8(ascii: ",") else { throw fail() }
-                    position += 1
-                }
-            case UInt8(ascii: "{"):
-                position += 1
-                var members: [String: JSONValue] = [:]
-                skipWhitespace()
-                if position < bytes.count, bytes[position] == UInt8(ascii: "}") { position += 1; return .object(members) }
-                while true {
-                    skipWhitespace()
-                    guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else { throw fail() }
-                    let key = try string()
-                    skipWhitespace()
-                    guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { throw fail() }
-                    position += 1
-                    members[key] = try value(depth: depth + 1)
-                    skipWhitespace()
-                    guard position < bytes.count else { throw fail() }
-                    if bytes[position] == UInt8(ascii: "}") { position += 1; return .object(members) }
-                    guard bytes[position] == UInt8(ascii: ",") else { throw fail() }
-                    position += 1
-                }
-            default:
-                return .number(try number())
-            }
-        }
-
-        mutating func number() throws(SyntaxError) -> Double {
-            let start = position
-            func digits(_ position: inout Int, _ bytes: [UInt8]) -> Int {
-                let from = position
-                while position < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[position]) { position += 1 }
-                return position - from
-            }
-            if position < bytes.count, bytes[position] == UInt8(ascii: "-") { position += 1 }
-            let integerStart = position
-            let integerDigits = digits(&position, bytes)
-            guard integerDigits > 0, !(integerDigits > 1 && bytes[integerStart] == UInt8(ascii: "0")) else { throw fail() }
-            if position < bytes.count, bytes[position] == UInt8(ascii: ".") {
-                position += 1
-                guard digits(&position, bytes) > 0 else { throw fail() }
-            }
-            if position < bytes.count, bytes[position] == UInt8(ascii: "e") || bytes[position] == UInt8(ascii: "E") {
-                position += 1
-                if position < bytes.count, bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") { position += 1 }
-                guard digits(&position, bytes) > 0 else { throw fail() }
-            }
-            guard let number = Double(String(decoding: bytes[start..<position], as: UTF8.self)) else { throw fail() }
-            return number
-        }
-
-        mutating func string() throws(SyntaxError) -> String {
-            position += 1 // opening quote
-            var output: [UInt8] = []
-            while position < bytes.count {
-                let byte = bytes[position]
-                position += 1
-                switch byte {
-                case UInt8(ascii: "\""):
-                    return String(decoding: output, as: UTF8.self)
-                case UInt8(ascii: "\\"):
-                    guard position < bytes.count else { throw fail() }
-                    let escape = bytes[position]
-                    position += 1
-                    switch escape {
-                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): output.append(escape)
-                    case UInt8(ascii: "b"): output.append(0x08)
-                    case UInt8(ascii: "f"): output.append(0x0C)
-                    case UInt8(ascii: "n"): output.append(0x0A)
-                    case UInt8(ascii: "r"): output.append(0x0D)
-                    case UInt8(ascii: "t"): output.append(0x09)
-                    case UInt8(ascii: "u"):
-                        var code = try hex4()
-                        if (0xD800..<0xDC00).contains(code), position + 1 < bytes.count,
-                           bytes[position] == UInt8(ascii: "\\"), bytes[position + 1] == UInt8(ascii: "u") {
-                            position += 2
-                            let low = try hex4()
-                            guard (0xDC00..<0xE000).contains(low) else { throw fail() }
-                            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
-                        }
-                        // A lone surrogate becomes U+FFFD, as a lenient decoder would.
-                        output.append(contentsOf: String(Character(Unicode.Scalar(code) ?? "\u{FFFD}")).utf8)
-                    default: throw fail()
-                    }
-                default:
-                    guard byte >= 0x20 else { throw fail() }
-                    output.append(byte)
-                }
-            }
-            throw fail()
-        }
-
-        mutating func hex4() throws(SyntaxError) -> UInt32 {
-            guard position + 4 <= bytes.count,
-                  let code = UInt32(String(decoding: bytes[position..<position + 4], as: UTF8.self), radix: 16) else { throw fail() }
-            position += 4
-            return code
+extension JSONValue: Decodable {
+    /// The decoder has already checked the syntax of the whole document, so each node is
+    /// exactly one of these kinds; the common kinds (strings, numbers) are tried first.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let text = try? container.decode(String.self) {
+            self = .string(text)
+        } else if let number = try? container.decode(Double.self) {
+            self = .number(number)
+        } else if let flag = try? container.decode(Bool.self) {
+            self = .bool(flag)
+        } else if let members = try? container.decode([String: JSONValue].self) {
+            self = .object(members)
+        } else {
+            self = .array(try container.decode([JSONValue].self))
         }
     }
 }

@@ -22,8 +22,20 @@ import Glibc
 ///       - {name: agentmitra_login_attempts_total, type: counter, help: ..., labels: [role, outcome], value: attempts}
 /// ```
 public struct SQLQueryConfig: Sendable, Hashable {
-    public enum Mode: String, Sendable, Hashable, CaseIterable {
-        case gauge, incremental
+    /// How results are exported: a gauge query's rows replace the last ones; an incremental
+    /// query reads only the rows added since the last sample and adds them to counters. Only
+    /// an incremental query has a key, so a gauge query cannot be written with one.
+    public enum Mode: Sendable, Hashable {
+        case gauge
+        case incremental(Key)
+
+        /// The name written in `mode:`.
+        public var name: String {
+            switch self {
+            case .gauge: "gauge"
+            case .incremental: "incremental"
+            }
+        }
     }
 
     /// The append-only table and its increasing key (a serial/identity column) that an
@@ -31,12 +43,16 @@ public struct SQLQueryConfig: Sendable, Hashable {
     public struct Key: Sendable, Hashable {
         public var table: String
         public var column: String
+
+        public init(table: String, column: String) {
+            self.table = table
+            self.column = column
+        }
     }
 
     public var name: String
     public var mode: Mode
     public var sql: String
-    public var key: Key?
     /// Runs at most this often (the instance interval when unset); results in between are reused.
     public var minInterval: Duration?
     public var maxRows: Int
@@ -46,29 +62,84 @@ public struct SQLQueryConfig: Sendable, Hashable {
     public var metrics: [SQLMetricConfig]
     /// The service its series belong to when `services[].queries` lists it (ServicesConfig.swift).
     public var service: String? = nil
+
+    public init(name: String, mode: Mode, sql: String, minInterval: Duration?, maxRows: Int, maxSeries: Int,
+                maxSettleWait: Duration, metrics: [SQLMetricConfig], service: String? = nil) {
+        self.name = name
+        self.mode = mode
+        self.sql = sql
+        self.minInterval = minInterval
+        self.maxRows = maxRows
+        self.maxSeries = maxSeries
+        self.maxSettleWait = maxSettleWait
+        self.metrics = metrics
+        self.service = service
+    }
 }
 
 public struct SQLMetricConfig: Sendable, Hashable {
+    /// The `type:` written in the config.
     public enum Kind: String, Sendable, Hashable, CaseIterable {
         case counter, gauge, histogram
     }
 
+    /// Which result columns make the metric's values: one column for a counter or gauge, the
+    /// bucket, sum and count columns for a histogram. Each kind carries exactly the columns it
+    /// needs, so a collector never meets a counter without its value column.
+    public enum Value: Sendable, Hashable {
+        case counter(column: String)
+        case gauge(column: String)
+        case histogram(HistogramColumns)
+    }
+
+    public struct HistogramColumns: Sendable, Hashable {
+        /// Upper bounds, strictly increasing, and the columns holding the cumulative count for each.
+        public var buckets: [Double]
+        public var bucketColumns: [String]
+        public var sumColumn: String
+        public var countColumn: String
+
+        public init(buckets: [Double], bucketColumns: [String], sumColumn: String, countColumn: String) {
+            self.buckets = buckets
+            self.bucketColumns = bucketColumns
+            self.sumColumn = sumColumn
+            self.countColumn = countColumn
+        }
+    }
+
     public var name: String
     public var help: String
-    public var kind: Kind
     /// Result columns whose values become labels (label name = column name).
     public var labels: [String]
-    /// The value column (counter, gauge).
-    public var value: String?
-    /// Histogram: upper bounds and the columns holding the cumulative count for each.
-    public var buckets: [Double]
-    public var bucketColumns: [String]
-    public var sumColumn: String?
-    public var countColumn: String?
+    public var value: Value
+
+    public init(name: String, help: String, labels: [String], value: Value) {
+        self.name = name
+        self.help = help
+        self.labels = labels
+        self.value = value
+    }
+
+    public var kind: Kind {
+        switch value {
+        case .counter: .counter
+        case .gauge: .gauge
+        case .histogram: .histogram
+        }
+    }
+
+    /// A histogram's upper bounds; none for counters and gauges.
+    public var buckets: [Double] {
+        if case .histogram(let histogram) = value { return histogram.buckets }
+        return []
+    }
 
     /// Every column this metric reads, for checking a result has them.
     public var columns: [String] {
-        labels + [value, sumColumn, countColumn].compactMap { $0 } + bucketColumns
+        switch value {
+        case .counter(let column), .gauge(let column): labels + [column]
+        case .histogram(let histogram): labels + [histogram.sumColumn, histogram.countColumn] + histogram.bucketColumns
+        }
     }
 }
 
@@ -106,10 +177,10 @@ extension SQLQueryConfig {
         let name = object.required("name")?.exportedNonEmptyString()
         let sqlValue = object.required("sql")
         let sql = sqlValue?.nonEmptyString()
-        var mode = Mode.gauge
+        var modeName = "gauge"
         if let modeValue = object.value("mode"), let text = modeValue.string() {
-            if let parsed = Mode(rawValue: text) {
-                mode = parsed
+            if ["gauge", "incremental"].contains(text) {
+                modeName = text
             } else {
                 modeValue.error("unknown mode \"\(text)\" (use gauge or incremental)")
             }
@@ -132,8 +203,7 @@ extension SQLQueryConfig {
         }
         if let sql, let sqlValue {
             let usesKeyRange = sql.contains("$1") && sql.contains("$2")
-            switch mode {
-            case .incremental:
+            if modeName == "incremental" {
                 if key == nil, !object.contains("key") {
                     object.error("an incremental query needs key: {table, column} (the append-only table and its increasing key)")
                 }
@@ -143,14 +213,21 @@ extension SQLQueryConfig {
                 for metric in metrics where metric.kind == .gauge {
                     object.error("metric \(metric.name): an incremental query adds to counters and histograms; gauge is not allowed (use mode: gauge)")
                 }
-            case .gauge:
+            } else {
                 if sql.contains("$1") { sqlValue.error("a gauge query takes no parameters ($1 is only for mode: incremental)") }
                 if object.contains("key") { object.value("key")?.error("key is only used by mode: incremental") }
             }
         }
         object.finish()
+        let mode: Mode
+        if modeName == "incremental" {
+            guard let key else { return nil }
+            mode = .incremental(key)
+        } else {
+            mode = .gauge
+        }
         guard let name, let sql else { return nil }
-        return SQLQueryConfig(name: name, mode: mode, sql: sql, key: key, minInterval: minInterval, maxRows: maxRows,
+        return SQLQueryConfig(name: name, mode: mode, sql: sql, minInterval: minInterval, maxRows: maxRows,
                               maxSeries: maxSeries, maxSettleWait: maxSettleWait, metrics: metrics)
     }
 }
@@ -182,17 +259,15 @@ extension SQLMetricConfig {
             }
         }
         let valueColumn = object.value("value")?.nonEmptyString()
-        var buckets: [Double] = []
-        var bucketColumns: [String] = []
-        var sumColumn: String?
-        var countColumn: String?
-        if kind == .histogram {
+        let metricValue: Value?
+        switch kind {
+        case .histogram:
             let bucketsValue = object.required("buckets")
-            buckets = bucketsValue?.list()?.compactMap { $0.double() } ?? []
+            let buckets = bucketsValue?.list()?.compactMap { $0.double() } ?? []
             let columnsValue = object.required("bucket_columns")
-            bucketColumns = columnsValue?.stringList() ?? []
-            sumColumn = object.required("sum")?.nonEmptyString()
-            countColumn = object.required("count")?.nonEmptyString()
+            let bucketColumns = columnsValue?.stringList() ?? []
+            let sumColumn = object.required("sum")?.nonEmptyString()
+            let countColumn = object.required("count")?.nonEmptyString()
             if buckets != buckets.sorted() || Set(buckets).count != buckets.count {
                 bucketsValue?.error("bucket bounds must be strictly increasing")
             }
@@ -203,15 +278,23 @@ extension SQLMetricConfig {
                 nameValue?.error("a histogram name takes no _bucket or _total suffix")
             }
             if object.contains("value") { object.value("value")?.error("a histogram reads bucket_columns, sum and count, not value") }
-        } else if kind != nil {
+            if let sumColumn, let countColumn {
+                metricValue = .histogram(HistogramColumns(buckets: buckets, bucketColumns: bucketColumns,
+                                                          sumColumn: sumColumn, countColumn: countColumn))
+            } else {
+                metricValue = nil
+            }
+        case .counter, .gauge:
             if valueColumn == nil, !object.contains("value") { object.error("metric \(name ?? "?") needs value: <column>") }
             if kind == .counter, let name, !name.hasSuffix("_total") {
                 nameValue?.error("a counter name must end in _total")
             }
+            metricValue = valueColumn.map { kind == .counter ? .counter(column: $0) : .gauge(column: $0) }
+        case nil:
+            metricValue = nil
         }
         object.finish()
-        guard let name, let kind else { return nil }
-        return SQLMetricConfig(name: name, help: help, kind: kind, labels: labels, value: valueColumn, buckets: buckets,
-                               bucketColumns: bucketColumns, sumColumn: sumColumn, countColumn: countColumn)
+        guard let name, let metricValue else { return nil }
+        return SQLMetricConfig(name: name, help: help, labels: labels, value: metricValue)
     }
 }

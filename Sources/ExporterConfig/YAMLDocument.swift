@@ -95,12 +95,13 @@ public enum YAMLTag: Sendable, Equatable {
     }
 
     // The YAML 1.1 resolution rules, in the order they are tried. Merge keys (`<<`),
-    // timestamps and `=` have no meaning in the config and read as strings.
-    nonisolated(unsafe) private static let rules: [(YAMLTag, Regex<AnyRegexOutput>)] = [
-        (.bool, try! Regex("yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF")),
-        (.int, try! Regex(#"[-+]?0b[0-1_]+|[-+]?0o?[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+"#)),
-        (.float, try! Regex(#"[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"#)),
-        (.null, try! Regex("~|null|Null|NULL|")),
+    // timestamps and `=` have no meaning in the config and read as strings. Regex literals:
+    // the compiler checks them, so nothing can fail at run time.
+    nonisolated(unsafe) private static let rules: [(YAMLTag, Regex<Substring>)] = [
+        (.bool, #/yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF/#),
+        (.int, #/[-+]?0b[0-1_]+|[-+]?0o?[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+/#),
+        (.float, #/[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)/#),
+        (.null, #/~|null|Null|NULL|/#),
     ]
 
     static func resolve(plain text: String) -> YAMLTag {

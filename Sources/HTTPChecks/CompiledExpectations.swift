@@ -10,23 +10,21 @@ import Glibc
 #endif
 import HTTPProbe
 
-/// A step's expectations with regexes compiled once, when the sampler is built.
+/// A step's expectations over the regexes the config compiled when it was read.
 struct CompiledExpectations: Sendable {
     struct Pattern: Sendable {
         let source: String
-        let regex: BoundedRegex?
+        let regex: BoundedRegex
 
-        init(_ source: String) {
-            self.source = source
-            // Validated when the config was read; a pattern that still fails matches nothing.
-            regex = try? BoundedRegex(source)
+        init(_ pattern: ConfigRegex) {
+            source = pattern.source
+            regex = pattern.compiled
         }
 
         /// The first match, searched until `deadline`: a pattern that backtracks
         /// catastrophically on a large body (`(a+)+$`) is stopped there instead of holding a
         /// thread for minutes.
         func firstMatch(in text: String, deadline: ContinuousClock.Instant) throws(RegexTimedOut) -> BoundedRegex.Match? {
-            guard let regex else { return nil }
             do {
                 return try regex.firstMatch(in: text, deadline: deadline)
             } catch {

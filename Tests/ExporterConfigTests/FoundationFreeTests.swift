@@ -125,6 +125,24 @@ import Testing
         #expect(throws: JSONValue.SyntaxError.self) { try JSONValue.parse(Array(text.utf8)) }
     }
 
+    @Test(arguments: [("42", JSONValue.number(42)), (" \"x\" ", .string("x")), ("null", .null), ("false", .bool(false)),
+                      ("[]", .array([])), ("{}", .object([:])), ("-0.5e1", .number(-5)),
+                      (#"{"n": 1, "s": "1", "b": true}"#, .object(["n": .number(1), "s": .string("1"), "b": .bool(true)]))])
+    func decodesEveryKindAtTheTopLevel(text: String, expected: JSONValue) throws {
+        #expect(try JSONValue.parse(Array(text.utf8)) == expected)
+    }
+
+    @Test func acceptsNestingUpToTheLimit() throws {
+        let deep = String(repeating: "[", count: 100) + "1" + String(repeating: "]", count: 100)
+        var value = try JSONValue.parse(Array(deep.utf8))
+        var depth = 0
+        while case .array(let items) = value, let first = items.first {
+            value = first
+            depth += 1
+        }
+        #expect(depth == 100 && value == .number(1))
+    }
+
     @Test func refusesPathologicalNesting() {
         let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
         #expect(throws: JSONValue.SyntaxError.self) { try JSONValue.parse(Array(deep.utf8)) }

@@ -5,6 +5,7 @@ import PostgresClient
 @testable import PostgresCollectors
 import Sampling
 import Testing
+import TestSupport
 
 /// Every sample runs inside a read-only transaction that no configured query can lift: the
 /// instance connects as a role that *can* write (the cluster's superuser), its queries try
@@ -14,10 +15,9 @@ struct ReadOnlySampleTests {
     let cluster = SharedCluster.current!
 
     func gauge(_ name: String, _ sql: String) -> SQLQueryConfig {
-        SQLQueryConfig(name: name, mode: .gauge, sql: sql, key: nil, minInterval: .milliseconds(1), maxRows: 100, maxSeries: 100,
+        SQLQueryConfig(name: name, mode: .gauge, sql: sql, minInterval: .milliseconds(1), maxRows: 100, maxSeries: 100,
                        maxSettleWait: .seconds(60),
-                       metrics: [SQLMetricConfig(name: "ro_\(name)", help: "", kind: .gauge, labels: [], value: "v", buckets: [],
-                                                 bucketColumns: [], sumColumn: nil, countColumn: nil)])
+                       metrics: [SQLMetricConfig(name: "ro_\(name)", help: "", labels: [], value: .gauge(column: "v"))])
     }
 
     @Test func configuredQueriesCannotWriteEvenWithAWritingRole() async throws {
@@ -136,12 +136,11 @@ struct ReadOnlySampleTests {
         }
         var instance = cluster.instance(name: "quoted", collectors: [.database])
         instance.queries = [SQLQueryConfig(
-            name: "events", mode: .incremental,
+            name: "events", mode: .incremental(.init(table: #""\#(table)""#, column: #""Event Id""#)),
             sql: #"SELECT count(*) AS n FROM "\#(table)" WHERE "Event Id" > $1 AND "Event Id" <= $2"#,
-            key: .init(table: #""\#(table)""#, column: #""Event Id""#), minInterval: .milliseconds(1), maxRows: 100, maxSeries: 100,
+            minInterval: .milliseconds(1), maxRows: 100, maxSeries: 100,
             maxSettleWait: .seconds(60),
-            metrics: [SQLMetricConfig(name: "events_total", help: "", kind: .counter, labels: [], value: "n", buckets: [],
-                                      bucketColumns: [], sumColumn: nil, countColumn: nil)])]
+            metrics: [SQLMetricConfig(name: "events_total", help: "", labels: [], value: .counter(column: "n"))])]
         let sampler = PostgresSampler(config: instance, logger: LogRecorder().logger)
         defer { Task { await sampler.shutdown() } }
         let result = await sampler.sample()

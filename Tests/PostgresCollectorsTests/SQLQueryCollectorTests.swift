@@ -47,15 +47,15 @@ struct SQLQueryCollectorTests {
 
     func loginCollector(table: String, maxSettleWait: Duration = .seconds(120)) -> SQLQueryCollector {
         let config = SQLQueryConfig(
-            name: "login_attempts", mode: .incremental, sql: Self.loginQuery.replacingOccurrences(of: "TABLE_NAME", with: table),
-            key: .init(table: table, column: "event_id"), minInterval: .milliseconds(1), maxRows: 1000, maxSeries: 1000,
+            name: "login_attempts", mode: .incremental(.init(table: table, column: "event_id")), sql: Self.loginQuery.replacingOccurrences(of: "TABLE_NAME", with: table),
+            minInterval: .milliseconds(1), maxRows: 1000, maxSeries: 1000,
             maxSettleWait: maxSettleWait,
             metrics: [
-                SQLMetricConfig(name: "agentmitra_login_attempts_total", help: "Logins.", kind: .counter, labels: ["role", "outcome"],
-                                value: "attempts", buckets: [], bucketColumns: [], sumColumn: nil, countColumn: nil),
-                SQLMetricConfig(name: "agentmitra_login_duration_seconds", help: "Login time.", kind: .histogram, labels: ["role", "outcome"],
-                                value: nil, buckets: [0.25, 0.5, 1], bucketColumns: ["le_0_25", "le_0_5", "le_1"],
-                                sumColumn: "duration_sum", countColumn: "attempts"),
+                SQLMetricConfig(name: "agentmitra_login_attempts_total", help: "Logins.", labels: ["role", "outcome"],
+                                value: .counter(column: "attempts")),
+                SQLMetricConfig(name: "agentmitra_login_duration_seconds", help: "Login time.", labels: ["role", "outcome"],
+                                value: .histogram(.init(buckets: [0.25, 0.5, 1], bucketColumns: ["le_0_25", "le_0_5", "le_1"],
+                                                        sumColumn: "duration_sum", countColumn: "attempts"))),
             ])
         return SQLQueryCollector(config: config, instanceName: "test", instanceLabels: [Label("instance_name", "test")],
                                  defaultInterval: .seconds(15), logger: Logger(label: "test"))
@@ -196,10 +196,10 @@ struct SQLQueryCollectorTests {
         }
         func gauge(_ sql: String) -> SQLQueryCollector {
             SQLQueryCollector(config: SQLQueryConfig(
-                name: "policies", mode: .gauge, sql: sql, key: nil, minInterval: .milliseconds(1), maxRows: 1000, maxSeries: 1000,
+                name: "policies", mode: .gauge, sql: sql, minInterval: .milliseconds(1), maxRows: 1000, maxSeries: 1000,
                 maxSettleWait: .seconds(60),
-                metrics: [SQLMetricConfig(name: "agentmitra_policies", help: "Policies by status.", kind: .gauge, labels: ["status"],
-                                          value: "policies", buckets: [], bucketColumns: [], sumColumn: nil, countColumn: nil)]),
+                metrics: [SQLMetricConfig(name: "agentmitra_policies", help: "Policies by status.", labels: ["status"],
+                                          value: .gauge(column: "policies"))]),
                 instanceName: "test", instanceLabels: [Label("instance_name", "test")], defaultInterval: .seconds(15), logger: Logger(label: "t"))
         }
         let good = await gauge("SELECT status, count(*) AS policies FROM lic_schema.policies_gauge GROUP BY status").collect(execute: execute)

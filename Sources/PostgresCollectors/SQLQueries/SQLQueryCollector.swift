@@ -62,7 +62,7 @@ public final class SQLQueryCollector: Sendable {
         do {
             switch config.mode {
             case .gauge: try await runGauge(execute)
-            case .incremental: try await runIncremental(execute, now: now)
+            case .incremental(let key): try await runIncremental(execute, key: key, now: now)
             }
             return (families(), CollectorOutcome(collector: collectorName, success: true, durationSeconds: (ContinuousClock.now - started).inSeconds))
         } catch {
@@ -96,11 +96,11 @@ public final class SQLQueryCollector: Sendable {
                     recordDrop(1)
                     continue
                 }
-                switch metric.kind {
-                case .histogram:
-                    series.append(Series(labels: instanceLabels + labels, value: .histogram(try histogram(metric, row))))
-                case .counter, .gauge:
-                    series.append(Series(instanceLabels + labels, try number(metric.value!, row)))
+                switch metric.value {
+                case .histogram(let columns):
+                    series.append(Series(labels: instanceLabels + labels, value: .histogram(try histogram(columns, row))))
+                case .counter(let column), .gauge(let column):
+                    series.append(Series(instanceLabels + labels, try number(column, row)))
                 }
             }
             families.append(MetricFamily(name: metric.name, help: help(metric), type: type(metric), series: series))
@@ -110,8 +110,7 @@ public final class SQLQueryCollector: Sendable {
 
     // MARK: incremental mode
 
-    private func runIncremental(_ execute: Execute, now: ContinuousClock.Instant) async throws {
-        guard let key = config.key else { throw Failure(message: "query \(config.name): incremental mode needs key") }
+    private func runIncremental(_ execute: Execute, key: SQLQueryConfig.Key, now: ContinuousClock.Instant) async throws {
         // Quoted: identifiers cannot be bound as parameters, and config text must never become SQL.
         guard let table = SQLIdentifier(parsing: key.table, maxParts: 2), let column = SQLIdentifier(parsing: key.column, maxParts: 1) else {
             throw Failure(message: "query \(config.name): key {table: \(key.table), column: \(key.column)} is not a table and column name")
@@ -152,12 +151,12 @@ public final class SQLQueryCollector: Sendable {
             for row in result.namedRows {
                 let labels = metric.labels.map { Label($0, row[$0] ?? "") }
                 guard seen.insert(labels).inserted else { throw duplicate(metric, labels) }
-                switch metric.kind {
-                case .histogram: increments.append((metric, labels, nil, try histogram(metric, row)))
-                case .counter, .gauge:
-                    let value = try number(metric.value!, row)
+                switch metric.value {
+                case .histogram(let columns): increments.append((metric, labels, nil, try histogram(columns, row)))
+                case .counter(let column), .gauge(let column):
+                    let value = try number(column, row)
                     guard value >= 0 else {
-                        throw Failure(message: "query \(config.name): \(metric.value!) is negative (\(value)); a counter only grows")
+                        throw Failure(message: "query \(config.name): \(column) is negative (\(value)); a counter only grows")
                     }
                     increments.append((metric, labels, value, nil))
                 }
@@ -212,7 +211,7 @@ public final class SQLQueryCollector: Sendable {
         return value
     }
 
-    private func histogram(_ metric: SQLMetricConfig, _ row: QueryResult.Row) throws -> HistogramValue {
+    private func histogram(_ metric: SQLMetricConfig.HistogramColumns, _ row: QueryResult.Row) throws -> HistogramValue {
         var value = HistogramValue(upperBounds: metric.buckets)
         var previous: UInt64 = 0
         for (index, column) in metric.bucketColumns.enumerated() {
@@ -223,12 +222,12 @@ public final class SQLQueryCollector: Sendable {
             value.buckets[index].count = UInt64(count)
             previous = UInt64(count)
         }
-        let total = try number(metric.countColumn!, row)
+        let total = try number(metric.countColumn, row)
         guard total >= 0, total == total.rounded(), UInt64(total) >= previous else {
-            throw Failure(message: "query \(config.name): count column \(metric.countColumn!) is below the largest bucket count")
+            throw Failure(message: "query \(config.name): count column \(metric.countColumn) is below the largest bucket count")
         }
         value.count = UInt64(total)
-        value.sum = try number(metric.sumColumn!, row)
+        value.sum = try number(metric.sumColumn, row)
         return value
     }
 

@@ -1,1 +1,0 @@
-../HTTPProbeTests/TestCertificates.swift

@@ -1,1 +1,0 @@
-../HTTPProbeTests/TestServer.swift

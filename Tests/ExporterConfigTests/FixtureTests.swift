@@ -99,3 +99,21 @@ func loadFixture(_ name: String, environment: [String: String] = [:]) throws(Con
         #expect(config.checks.isEmpty && config.postgres.isEmpty && config.scenarios.isEmpty)
     }
 }
+
+/// Web config files (exporter-toolkit format) are read by their own loader; their invalid
+/// fixtures are paired with messages the same way.
+@Suite struct WebConfigFixtureTests {
+    @Test(arguments: fixtureNames(prefix: "web-invalid-"))
+    func invalidWebFixtureReportsExactErrors(_ name: String) throws {
+        let expectedFile = fixturesDirectory.appendingPathComponent(name.replacingOccurrences(of: ".yml", with: ".txt"))
+        let expected = try String(contentsOf: expectedFile, encoding: .utf8).trimmingCharacters(in: .newlines)
+        let text = try String(contentsOf: fixturesDirectory.appendingPathComponent(name), encoding: .utf8)
+            .replacingOccurrences(of: "FIXTURE_DIR", with: fixturesDirectory.path)
+        do {
+            _ = try WebConfig.parse(text, file: name)
+            Issue.record("\(name) was accepted")
+        } catch {
+            #expect(error.description == expected)
+        }
+    }
+}

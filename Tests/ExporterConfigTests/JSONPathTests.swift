@@ -62,7 +62,7 @@ import Testing
     @Test(arguments: [
         (JSONValue.number(42), "42"),
         (.number(-0.25), "-0.25"),
-        (.number(1e15), "1e+15"),
+        (.number(1e16), "1e+16"),
         (.number(123_456_789_012), "123456789012"),
         (.string("a/b"), "a/b"),
         (.bool(false), "false"),

@@ -120,30 +120,45 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        .testTarget(name: "ExpositionTests", dependencies: ["Exposition"], swiftSettings: swiftSettings),
+        // Shared by every test target: the test environment (MITRA_TEST_*), a log recorder,
+        // and the HTTP test server with its certificates.
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/TestSupport",
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(name: "ExpositionTests", dependencies: ["Exposition", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "ExporterConfigTests", dependencies: ["ExporterConfig"],
+            name: "ExporterConfigTests", dependencies: ["TestSupport", "ExporterConfig"],
             exclude: ["Fixtures"], swiftSettings: swiftSettings
         ),
-        .testTarget(name: "SamplingTests", dependencies: ["Sampling", "Exposition", "ExporterConfig"], swiftSettings: swiftSettings),
-        .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient"], swiftSettings: swiftSettings),
-        .testTarget(name: "PostgresCollectorsTests", dependencies: ["PostgresCollectors", "PostgresClient", "Sampling", "Exposition", "ExporterConfig", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
-        .testTarget(name: "HTTPProbeTests", dependencies: ["HTTPProbe",
+        .testTarget(name: "SamplingTests", dependencies: ["TestSupport", "Sampling", "Exposition", "ExporterConfig"], swiftSettings: swiftSettings),
+        .testTarget(name: "PostgresClientTests", dependencies: ["TestSupport", "PostgresClient"], swiftSettings: swiftSettings),
+        .testTarget(name: "PostgresCollectorsTests", dependencies: ["TestSupport", "PostgresCollectors", "PostgresClient", "Sampling", "Exposition", "ExporterConfig", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+        .testTarget(name: "HTTPProbeTests", dependencies: ["TestSupport", "HTTPProbe",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
-        .testTarget(name: "HTTPChecksTests", dependencies: ["HTTPChecks", "HTTPProbe", "Sampling", "Exposition", "ExporterConfig",
+        .testTarget(name: "HTTPChecksTests", dependencies: ["TestSupport", "HTTPChecks", "HTTPProbe", "Sampling", "Exposition", "ExporterConfig",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
-        .testTarget(name: "LogFormatsTests", dependencies: ["LogFormats", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+        .testTarget(name: "LogFormatsTests", dependencies: ["TestSupport", "LogFormats", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(
             name: "ExporterServerTests",
-            dependencies: ["ExporterServer", "ExporterConfig", "Sampling", "Exposition", "LogFormats",
+            dependencies: ["TestSupport", "ExporterServer", "ExporterConfig", "Sampling", "Exposition", "LogFormats",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "HTTPTypes", package: "swift-http-types"),
                            .product(name: "NIOCore", package: "swift-nio"),
@@ -154,10 +169,10 @@ let package = Package(
             exclude: ["Golden"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "ReliabilityTests", dependencies: ["ExporterConfig", "Exposition"], swiftSettings: swiftSettings),
+        .testTarget(name: "ReliabilityTests", dependencies: ["TestSupport", "ExporterConfig", "Exposition"], swiftSettings: swiftSettings),
         .testTarget(
             name: "DemoAPITests",
-            dependencies: ["agentmitra-demo-api", "PostgresClient", "ExporterConfig",
+            dependencies: ["TestSupport", "agentmitra-demo-api", "PostgresClient", "ExporterConfig",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "HummingbirdTesting", package: "hummingbird"),
                            .product(name: "Logging", package: "swift-log")],

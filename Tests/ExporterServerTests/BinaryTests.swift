@@ -1,10 +1,11 @@
 import Foundation
 import Synchronization
 import Testing
+import TestSupport
 
 /// The `mitra-exporter` executable built beside this test bundle.
 let exporterBinary: String = {
-    if let path = ProcessInfo.processInfo.environment["MITRA_EXPORTER_BIN"] { return path }
+    if let path = TestEnvironment.exporterBinary { return path }
     let bundleDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     for candidate in [bundleDirectory, bundleDirectory.deletingLastPathComponent()] {
         let path = candidate.appendingPathComponent("mitra-exporter").path
@@ -28,8 +29,7 @@ final class ExporterProcess: Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: exporterBinary)
         process.arguments = arguments + ["--web.listen-address", "127.0.0.1:0"]
-        var env = ProcessInfo.processInfo.environment
-        env.merge(environment) { _, new in new }
+        let env = TestEnvironment.childEnvironment(environment)
         process.environment = env
         let pipe = Pipe()
         process.standardError = pipe

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Series identities (name and labels, without values) of a text-format body.
 func seriesIdentities(_ body: String, excludingPrefixes: [String]) -> Set<String> {
@@ -31,7 +32,6 @@ let postgresExporterCompatibleLint = try! NSRegularExpression(
 @Suite(.serialized) struct LiveOutputTests {
     @Test func liveOutputWithChecksAndPostgresPassesPromtool() throws {
         let promtool = try #require(which("promtool"), "promtool is missing: install the prometheus package (make deps)")
-        let environment = ProcessInfo.processInfo.environment
         var config = """
         checks:
           - {name: refused, url: 'http://127.0.0.1:1/', interval: 2s, timeout: 1s, labels: {endpoint: /}}
@@ -46,9 +46,9 @@ let postgresExporterCompatibleLint = try! NSRegularExpression(
 
         """
         var env: [String: String] = [:]
-        if let port = environment["MITRA_TEST_PG_PORT"], let user = environment["MITRA_TEST_PG_MONITOR_USER"],
-           let database = environment["MITRA_TEST_PG_DATABASE"] {
-            env["PGPW"] = environment["MITRA_TEST_PG_MONITOR_PASSWORD"] ?? ""
+        if let cluster = TestEnvironment.postgres {
+            let (port, user, database) = (cluster.port, cluster.monitorUser, cluster.database)
+            env["PGPW"] = cluster.monitorPassword
             config += """
             postgres:
               - name: test
@@ -64,7 +64,7 @@ let postgresExporterCompatibleLint = try! NSRegularExpression(
 
             """
         } else {
-            #expect(environment["MITRA_TEST_REQUIRE_PG"] != "1", "MITRA_TEST_PG_* variables are missing")
+            #expect(!TestEnvironment.requiresPostgres, "MITRA_TEST_PG_* variables are missing")
         }
         let file = try TemporaryConfig(config)
         let exporter = try ExporterProcess(arguments: ["--config.file", file.path], environment: env)

@@ -7,6 +7,7 @@ import LogFormats
 import Logging
 import Sampling
 import Testing
+import TestSupport
 
 let goldenDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
 
@@ -19,7 +20,7 @@ func normalised(_ text: String) -> String {
 
 func assertGolden(_ actual: String, file name: String) throws {
     let url = goldenDirectory.appendingPathComponent(name)
-    if ProcessInfo.processInfo.environment["MITRA_UPDATE_GOLDEN"] == "1" {
+    if TestEnvironment.updatesGoldenFiles {
         try actual.write(to: url, atomically: true, encoding: .utf8)
     }
     let expected = try String(contentsOf: url, encoding: .utf8)

@@ -3,6 +3,7 @@ import HTTPChecks
 import HTTPProbe
 import Sampling
 import Testing
+import TestSupport
 
 @Suite("Bounded matching")
 struct BoundedMatchingTests {

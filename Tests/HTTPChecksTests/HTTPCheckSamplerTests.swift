@@ -5,6 +5,7 @@ import HTTPChecks
 import HTTPProbe
 import Sampling
 import Testing
+import TestSupport
 
 @Suite("HTTP checks against a local server")
 struct HTTPCheckSamplerTests {

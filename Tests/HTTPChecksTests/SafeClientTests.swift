@@ -4,6 +4,7 @@ import HTTPChecks
 import HTTPProbe
 import Sampling
 import Testing
+import TestSupport
 
 @Suite("Safe HTTP client defaults")
 struct SafeClientTests {

@@ -5,6 +5,7 @@ import HTTPChecks
 import HTTPProbe
 import Sampling
 import Testing
+import TestSupport
 
 /// The Agent Mitra login flow for one role, against the test server's login/RBAC API.
 func loginScenario(base: String, name: String = "login-junior-agent", phone: String = "+919876540101",

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPProbe
 import Testing
+import TestSupport
 
 /// Sum of phases must equal the total (they are slices of it).
 func expectPhasesSumToTotal(_ timings: PhaseTimings, sourceLocation: SourceLocation = #_sourceLocation) {

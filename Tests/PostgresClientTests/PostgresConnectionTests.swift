@@ -1,11 +1,12 @@
 import Foundation
 @testable import PostgresClient
 import Testing
+import TestSupport
 
 @Test func integrationEnvironmentIsPresentWhenRequired() {
     // `make test` starts the cluster and sets MITRA_TEST_REQUIRE_PG=1, so a broken setup
     // fails loudly instead of silently skipping every PostgreSQL test.
-    if ProcessInfo.processInfo.environment["MITRA_TEST_REQUIRE_PG"] == "1" {
+    if TestEnvironment.requiresPostgres {
         #expect(TestDatabase.available, "MITRA_TEST_PG_* variables are missing; run scripts/pg-test-cluster.sh env")
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import PostgresClient
 import Testing
+import TestSupport
 
 /// The throwaway cluster started by `scripts/pg-test-cluster.sh` (its `env` command prints
 /// these variables). Without them the integration tests are skipped, unless
@@ -14,16 +15,10 @@ struct TestDatabase: Sendable {
     var monitorUser: String
     var monitorPassword: String
 
-    static let current: TestDatabase? = {
-        let environment = ProcessInfo.processInfo.environment
-        func value(_ name: String) -> String? { environment["MITRA_TEST_PG_\(name)"] }
-        guard let host = value("HOST"), let port = value("PORT"), let user = value("USER"),
-              let password = value("PASSWORD"), let database = value("DATABASE"),
-              let monitorUser = value("MONITOR_USER"), let monitorPassword = value("MONITOR_PASSWORD")
-        else { return nil }
-        return TestDatabase(host: host, port: port, user: user, password: password, database: database,
-                            monitorUser: monitorUser, monitorPassword: monitorPassword)
-    }()
+    static let current: TestDatabase? = TestEnvironment.postgres.map { cluster in
+        TestDatabase(host: cluster.host, port: cluster.port, user: cluster.user, password: cluster.password,
+                     database: cluster.database, monitorUser: cluster.monitorUser, monitorPassword: cluster.monitorPassword)
+    }
 
     static var available: Bool { current != nil }
 

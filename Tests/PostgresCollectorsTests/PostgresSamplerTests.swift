@@ -6,6 +6,7 @@ import PostgresClient
 @testable import PostgresCollectors
 import Sampling
 import Testing
+import TestSupport
 
 /// Collectors against the shared real server. Serialized: they assert exact counts of
 /// sessions, locks and statements that parallel tests would disturb.

@@ -5,6 +5,7 @@ import PostgresClient
 @testable import PostgresCollectors
 import Sampling
 import Testing
+import TestSupport
 
 /// Tests that stop and restart the server, each on a cluster of its own.
 @Suite(.serialized, .enabled(if: SharedCluster.available && getuid() == 0, "needs MITRA_TEST_PG_* and root (runuser) to start private clusters"))
@@ -155,7 +156,7 @@ struct ServerLifecycleTests {
 
         let rendered = normalise(Renderer.render(Renderer.merge(result.families), format: .prometheusText))
         let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(shared.version == 15 ? "Golden/postgres-sample.prom" : "Golden/postgres-sample-pg\(shared.version).prom")
-        if ProcessInfo.processInfo.environment["MITRA_UPDATE_GOLDEN"] == "1" {
+        if TestEnvironment.updatesGoldenFiles {
             try FileManager.default.createDirectory(at: golden.deletingLastPathComponent(), withIntermediateDirectories: true)
             try rendered.write(to: golden, atomically: true, encoding: .utf8)
         }

@@ -5,6 +5,7 @@ import Logging
 @testable import PostgresCollectors
 import Sampling
 import Testing
+import TestSupport
 
 /// `services:` labels an instance's series with its service, and a query listed under
 /// another service (an audit table of the API's traffic) with that one instead.

@@ -7,6 +7,7 @@ import PostgresCollectors
 import Sampling
 import Synchronization
 import Testing
+import TestSupport
 
 /// The shared throwaway cluster described by MITRA_TEST_PG_* (see scripts/pg-test-cluster.sh).
 struct SharedCluster: Sendable {
@@ -25,19 +26,13 @@ struct SharedCluster: Sendable {
     /// Whether the build has pg_stat_statements (the 16 wheel does not).
     var hasStatements: Bool
 
-    static let current: SharedCluster? = {
-        let environment = ProcessInfo.processInfo.environment
-        func value(_ name: String) -> String? { environment["MITRA_TEST_PG_\(name)"] }
-        guard let host = value("HOST"), let port = value("PORT"), let user = value("USER"), let password = value("PASSWORD"),
-              let database = value("DATABASE"), let noExtension = value("NOEXT_DATABASE"),
-              let monitorUser = value("MONITOR_USER"), let monitorPassword = value("MONITOR_PASSWORD"),
-              let script = value("CLUSTER_SCRIPT")
-        else { return nil }
-        return SharedCluster(host: host, port: port, user: user, password: password, database: database,
-                             noExtensionDatabase: noExtension, monitorUser: monitorUser, monitorPassword: monitorPassword,
-                             script: script, version: value("VERSION").flatMap { Int($0) } ?? 15,
-                             bin: value("BIN") ?? "/usr/lib/postgresql/15/bin", hasStatements: value("HAS_STATEMENTS") != "0")
-    }()
+    static let current: SharedCluster? = TestEnvironment.postgres.flatMap { cluster in
+        guard let noExtension = cluster.noExtensionDatabase, let script = cluster.clusterScript else { return nil }
+        return SharedCluster(host: cluster.host, port: cluster.port, user: cluster.user, password: cluster.password,
+                             database: cluster.database, noExtensionDatabase: noExtension, monitorUser: cluster.monitorUser,
+                             monitorPassword: cluster.monitorPassword, script: script, version: cluster.version,
+                             bin: cluster.bin, hasStatements: cluster.hasStatements)
+    }
 
     static var available: Bool { current != nil }
     static var hasStatements: Bool { current?.hasStatements ?? false }
@@ -101,30 +96,6 @@ func series(_ result: SampleResult, _ name: String, _ labels: [String: String] =
 
 func outcome(_ result: SampleResult, _ collector: String) -> CollectorOutcome? {
     result.outcomes.first { $0.collector.hasSuffix("/\(collector)") }
-}
-
-/// Records log lines so tests can check what was logged (and that no secret was).
-final class LogRecorder: Sendable {
-    let lines = Mutex<[(Logger.Level, String)]>([])
-
-    var logger: Logger {
-        Logger(label: "test") { _ in RecordingHandler(recorder: self) }
-    }
-
-    var messages: [(Logger.Level, String)] { lines.withLock { $0 } }
-
-    struct RecordingHandler: LogHandler {
-        let recorder: LogRecorder
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-        func log(event: LogEvent) {
-            recorder.lines.withLock { $0.append((event.level, "\(event.message)")) }
-        }
-    }
 }
 
 /// A cluster of its own, for tests that stop and restart the server: they must not disturb

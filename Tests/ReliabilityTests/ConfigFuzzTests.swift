@@ -1,6 +1,7 @@
 import ExporterConfig
 import Foundation
 import Testing
+import TestSupport
 
 /// Mutation fuzzing of the config and web-config parsers: whatever the input, the result is a
 /// configuration or a list of located errors, and no expanded secret leaks into an error.
@@ -245,7 +246,7 @@ import Testing
                 Issue.record("\(name) does not load: \(error.description)")
             }
         }
-        let seconds = Double(ProcessInfo.processInfo.environment["MITRA_FUZZ_SECONDS"] ?? "") ?? 4
+        let seconds = TestEnvironment.fuzzSeconds
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         let run: FuzzRun = await withCheckedContinuation { continuation in
             Thread { continuation.resume(returning: Self.fuzzShippedConfigs(until: deadline)) }.start()

@@ -3,6 +3,7 @@ import Logging
 import Sampling
 import Synchronization
 import Testing
+import TestSupport
 
 /// A sampler whose runs take a chosen time and that records how many run at once.
 final class RecordingSampler: Sampler {
@@ -233,32 +234,12 @@ final class FailingSampler: Sampler {
     func timedOutResult(after seconds: Double) -> SampleResult { SampleResult(families: [], outcomes: []) }
 }
 
-final class WarningCounter: Sendable {
-    let warnings = Mutex<[String]>([])
-
-    var logger: Logger { Logger(label: "test") { _ in Handler(counter: self) } }
-
-    struct Handler: LogHandler {
-        let counter: WarningCounter
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-        func log(event: LogEvent) {
-            guard event.level == .warning else { return }
-            counter.warnings.withLock { $0.append("\(event.metadata?["collector"] ?? "")") }
-        }
-    }
-}
-
 @Suite struct SchedulerFailureLogTests {
     /// A failing collector is one warning, not one per run; a sampler that logs its own
     /// failures (PostgreSQL) is not logged a second time by the scheduler.
     @Test func failureIsOneWarningFromOnePlace() async throws {
-        let counter = WarningCounter()
-        let scheduler = SamplerScheduler(store: SnapshotStore(), logger: counter.logger)
+        let recorder = LogRecorder()
+        let scheduler = SamplerScheduler(store: SnapshotStore(), logger: recorder.logger)
         let plain = FailingSampler(id: "plain", logsOwnFailures: false)
         let selfLogging = FailingSampler(id: "self-logging", logsOwnFailures: true)
         scheduler.replace(with: [plain, selfLogging])
@@ -267,6 +248,7 @@ final class WarningCounter: Sendable {
             #expect(await eventually { plain.runs.withLock { $0 } >= 4 && selfLogging.runs.withLock { $0 } >= 4 })
             scheduler.finish()
         }
-        #expect(counter.warnings.withLock { $0 } == ["plain"])
+        let warnedCollectors = recorder.events.filter { $0.level == .warning }.map { "\($0.metadata["collector"] ?? "")" }
+        #expect(warnedCollectors == ["plain"])
     }
 }

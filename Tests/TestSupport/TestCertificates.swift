@@ -6,22 +6,22 @@ private let createdDirectory = Mutex<String?>(nil)
 
 /// A CA and server certificates made with the openssl CLI once per test process: one valid
 /// (for 127.0.0.1, localhost and mitra.test, expiring at a fixed date) and one expired.
-struct TestCertificates: Sendable {
-    let directory: String
-    var caFile: String { directory + "/ca.pem" }
-    var validCert: String { directory + "/valid.pem" }
-    var validKey: String { directory + "/valid.key" }
-    var expiredCert: String { directory + "/expired.pem" }
-    var expiredKey: String { directory + "/expired.key" }
-    var clientCert: String { directory + "/client.pem" }
-    var clientKey: String { directory + "/client.key" }
+public struct TestCertificates: Sendable {
+    public let directory: String
+    public var caFile: String { directory + "/ca.pem" }
+    public var validCert: String { directory + "/valid.pem" }
+    public var validKey: String { directory + "/valid.key" }
+    public var expiredCert: String { directory + "/expired.pem" }
+    public var expiredKey: String { directory + "/expired.key" }
+    public var clientCert: String { directory + "/client.pem" }
+    public var clientKey: String { directory + "/client.key" }
 
     /// notAfter of the valid server certificate: 2035-12-31T00:00:00Z.
-    static let validNotAfter: Double = 2_082_672_000
+    public static let validNotAfter: Double = 2_082_672_000
 
-    static let shared: Result<TestCertificates, any Error> = Result { try TestCertificates.make() }
+    public static let shared: Result<TestCertificates, any Error> = Result { try TestCertificates.make() }
 
-    static func get() throws -> TestCertificates { try shared.get() }
+    public static func get() throws -> TestCertificates { try shared.get() }
 
     private static func make() throws -> TestCertificates {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mitra-http-tls-\(getpid())-\(UUID().uuidString.prefix(8))").path
@@ -90,7 +90,7 @@ import NIOSSL
 extension TestCertificates {
     /// Server TLS settings with the valid or the expired certificate; optionally requiring a
     /// client certificate signed by the test CA.
-    func serverTLS(expired: Bool = false, requireClientCertificate: Bool = false) throws -> TLSConfiguration {
+    public func serverTLS(expired: Bool = false, requireClientCertificate: Bool = false) throws -> TLSConfiguration {
         let certificate = try NIOSSLCertificate(file: expired ? expiredCert : validCert, format: .pem)
         let key = try NIOSSLPrivateKey(file: expired ? expiredKey : validKey, format: .pem)
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: [.certificate(certificate)], privateKey: .privateKey(key))

@@ -11,23 +11,23 @@ import Glibc
 
 /// A Hummingbird server on 127.0.0.1 (a port of the kernel's choosing) that serves every
 /// kind of misbehaviour a probe must survive, plus a small login/RBAC API with bearer tokens.
-enum TestServer {
-    struct Endpoints: Sendable {
-        let port: Int
-        let scheme: String
-        var base: String { "\(scheme)://127.0.0.1:\(port)" }
-        func url(_ path: String) -> String { base + path }
+public enum TestServer {
+    public struct Endpoints: Sendable {
+        public let port: Int
+        public let scheme: String
+        public var base: String { "\(scheme)://127.0.0.1:\(port)" }
+        public func url(_ path: String) -> String { base + path }
     }
 
     /// Users of the login API: phone number → (password, role).
-    static let users: [String: (password: String, role: String)] = [
+    public static let users: [String: (password: String, role: String)] = [
         "+919876540101": ("junior-Pa55!", "role-junior-agent"),
         "+919876540102": ("holder-Pa55!", "role-policyholder"),
         "+919876540103": ("admin-Pa55!", "role-super-admin"),
     ]
 
     /// Which permissions each role holds.
-    static let permissions: [String: Set<String>] = [
+    public static let permissions: [String: Set<String>] = [
         "role-junior-agent": ["policies.read", "quotes.create"],
         "role-policyholder": ["policies.read.own"],
         "role-super-admin": ["policies.read", "quotes.create", "analytics.read", "agents.read"],
@@ -48,7 +48,7 @@ enum TestServer {
     }
 
     /// Runs the server for the duration of `body`; the server stops when `body` returns.
-    static func withServer<T: Sendable>(
+    public static func withServer<T: Sendable>(
         tls: TLSConfiguration? = nil,
         _ body: @Sendable (Endpoints) async throws -> T
     ) async throws -> T {
@@ -86,7 +86,7 @@ enum TestServer {
         }
     }
 
-    static func makeRouter() -> Router<BasicRequestContext> {
+    public static func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
         let tokens = Tokens()
 
@@ -223,12 +223,12 @@ enum TestServer {
         return router
     }
 
-    static func text(_ body: String, status: Int = 200) -> Response {
+    public static func text(_ body: String, status: Int = 200) -> Response {
         Response(status: .init(code: status), headers: [.contentType: "text/plain; charset=utf-8"],
                  body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
     }
 
-    static func json(_ body: String, status: Int = 200, headers extra: HTTPFields = [:]) -> Response {
+    public static func json(_ body: String, status: Int = 200, headers extra: HTTPFields = [:]) -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         headers.append(contentsOf: extra)
         return Response(status: .init(code: status), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
@@ -237,12 +237,12 @@ enum TestServer {
 
 /// A TCP listener that completes handshakes (in the kernel backlog) but never reads or
 /// answers: the "hung server". Closed by `close()`.
-final class HangingListener: Sendable {
-    let port: Int
+public final class HangingListener: Sendable {
+    public let port: Int
     private let descriptor: Int32
 
     /// With `listening: false` the port stays reserved but refuses connections.
-    init(listening: Bool = true) throws {
+    public init(listening: Bool = true) throws {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw POSIXError(.EMFILE) }
         var address = sockaddr_in()
@@ -264,13 +264,13 @@ final class HangingListener: Sendable {
         port = Int(UInt16(bigEndian: address.sin_port))
     }
 
-    func close() {
+    public func close() {
         Glibc.close(descriptor)
     }
 
     /// A loopback port that refuses connections: bound (so no other test can take it) but
     /// not listening. Reserved until the process exits, which keeps it simple to share.
-    static func closedPort() throws -> Int {
+    public static func closedPort() throws -> Int {
         try HangingListener(listening: false).port
     }
 }

@@ -76,7 +76,7 @@ import Testing
         let instance = try #require(config.postgres.first { $0.name == "agentmitra" })
         let connection = try await PostgresConnection.connect(database.settings(readOnly: true))
         for query in instance.queries {
-            let parameters: [String?] = query.mode == .incremental ? ["0", "9223372036854775807"] : []
+            let parameters: [String?] = query.mode == .gauge ? [] : ["0", "9223372036854775807"]
             do {
                 let result = try await connection.query(query.sql, parameters, deadline: .now + .seconds(5))
                 for column in query.metrics.flatMap(\.columns) {

@@ -2,10 +2,11 @@ import Foundation
 import HTTPTypes
 import PostgresClient
 import Testing
+import TestSupport
 @testable import agentmitra_demo_api
 
 @Test func integrationEnvironmentIsPresentWhenRequired() {
-    if ProcessInfo.processInfo.environment["MITRA_TEST_REQUIRE_PG"] == "1" {
+    if TestEnvironment.requiresPostgres {
         #expect(DemoDatabase.available, "MITRA_TEST_PG_* variables are missing; run scripts/pg-test-cluster.sh env")
     }
 }
@@ -421,7 +422,7 @@ struct DemoAPIIntegrationTests {
             let clash = DemoServer(
                 configuration: DemoServerConfiguration(host: "127.0.0.1", port: demo.apiPort, adminHost: "127.0.0.1", adminPort: 0,
                                                        database: database.settings(readOnly: false)),
-                logger: CapturedLogs().logger())
+                logger: LogRecorder().logger(label: "agentmitra-demo-test"))
             let started = ContinuousClock.now
             await #expect(throws: (any Error).self) { try await clash.run() }
             #expect(started.duration(to: .now) < .seconds(5))
@@ -438,18 +439,18 @@ struct DemoAPIIntegrationTests {
             let login = try await demo.login(.juniorAgent)
             #expect(login.status == 503)
             #expect(!login.text.contains(wrongPassword))
-            #expect(demo.logs.all.contains("postgres") || demo.logs.all.contains("password authentication failed"))
-            #expect(!demo.logs.all.contains(wrongPassword))
-            #expect(!demo.logs.all.contains(database.password))
+            #expect(demo.logs.text.contains("postgres") || demo.logs.text.contains("password authentication failed"))
+            #expect(!demo.logs.text.contains(wrongPassword))
+            #expect(!demo.logs.text.contains(database.password))
         }
         // And with a working database, neither passwords nor tokens reach the log.
         try await withDemo { demo in
             let answer = try await demo.login(.seniorAgent)
             let token = try #require(answer.object["access_token"] as? String)
             _ = try await demo.request(.get, "/users/me", token: token)
-            #expect(!demo.logs.all.contains(token))
-            #expect(!demo.logs.all.contains(DemoDatabase.userPassword))
-            #expect(!demo.logs.all.contains(database.password))
+            #expect(!demo.logs.text.contains(token))
+            #expect(!demo.logs.text.contains(DemoDatabase.userPassword))
+            #expect(!demo.logs.text.contains(database.password))
         }
     }
 }

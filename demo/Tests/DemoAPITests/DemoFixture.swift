@@ -8,6 +8,7 @@ import PostgresClient
 import ServiceLifecycle
 import Synchronization
 import Testing
+import TestSupport
 @testable import agentmitra_demo_api
 
 /// The demo database, created once per test process in the throwaway cluster that
@@ -23,13 +24,9 @@ struct DemoDatabase: Sendable {
     var user: String
     var password: String
 
-    static let environment: DemoDatabase? = {
-        let environment = ProcessInfo.processInfo.environment
-        guard let host = environment["MITRA_TEST_PG_HOST"], let port = environment["MITRA_TEST_PG_PORT"],
-              let user = environment["MITRA_TEST_PG_USER"], let password = environment["MITRA_TEST_PG_PASSWORD"]
-        else { return nil }
-        return DemoDatabase(host: host, port: port, user: user, password: password)
-    }()
+    static let environment: DemoDatabase? = TestEnvironment.postgres.map { cluster in
+        DemoDatabase(host: cluster.host, port: cluster.port, user: cluster.user, password: cluster.password)
+    }
 
     static var available: Bool { environment != nil }
 
@@ -62,7 +59,7 @@ struct DemoDatabase: Sendable {
 
     /// Runs psql with the connection in the environment (PGPASSWORD), never on its command line.
     private func psql(_ arguments: [String]) throws {
-        let candidates = [ProcessInfo.processInfo.environment["PG_BIN"].map { $0 + "/psql" },
+        let candidates = [TestEnvironment.postgresBinDirectory.map { $0 + "/psql" },
                           "/usr/lib/postgresql/15/bin/psql", "/usr/bin/psql"].compactMap { $0 }
         guard let executable = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw SetupError(message: "psql not found")
@@ -70,13 +67,9 @@ struct DemoDatabase: Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["-X", "-q", "-v", "ON_ERROR_STOP=1"] + arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["PGHOST"] = host
-        environment["PGPORT"] = port
-        environment["PGUSER"] = user
-        environment["PGPASSWORD"] = password
-        environment["PGOPTIONS"] = "-c client_min_messages=warning"
-        process.environment = environment
+        process.environment = TestEnvironment.childEnvironment([
+            "PGHOST": host, "PGPORT": port, "PGUSER": user, "PGPASSWORD": password, "PGOPTIONS": "-c client_min_messages=warning",
+        ])
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
@@ -154,39 +147,12 @@ struct HTTPAnswer: Sendable {
     var array: [[String: Any]] { json as? [[String: Any]] ?? [] }
 }
 
-/// Log lines kept in memory, to prove what the server never logs.
-final class CapturedLogs: Sendable {
-    let lines = Mutex<[String]>([])
-
-    var all: String { lines.withLock { $0.joined(separator: "\n") } }
-
-    func logger() -> Logger {
-        Logger(label: "agentmitra-demo-test") { _ in CapturingHandler(sink: self) }
-    }
-
-    private struct CapturingHandler: LogHandler {
-        let sink: CapturedLogs
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-            sink.lines.withLock { $0.append("\(event.level) \(event.message) \(merged)") }
-        }
-    }
-}
-
 /// A running demo server on free loopback ports, and a small client for it.
 struct RunningDemo: Sendable {
     let server: DemoServer
     let apiPort: Int
     let adminPort: Int
-    let logs: CapturedLogs
+    let logs: LogRecorder
 
     func request(_ method: HTTPRequest.Method, _ path: String, token: String? = nil, json: String? = nil,
                  port: Int? = nil, headers extra: HTTPFields = [:], timeout: Duration = .seconds(10)) async throws -> HTTPAnswer {
@@ -233,14 +199,14 @@ func withDemo<T: Sendable>(
     _ body: @Sendable (RunningDemo) async throws -> T
 ) async throws -> T {
     let database = try DemoDatabase.ready()
-    let logs = CapturedLogs()
+    let logs = LogRecorder()
     let configuration = DemoServerConfiguration(
         host: "127.0.0.1", port: 0, adminHost: "127.0.0.1", adminPort: 0, adminSecret: adminSecret,
         database: database.settings(password: password, port: port, readOnly: false),
         poolSize: 2, tokenLifetime: tokenLifetime, auditFlushInterval: .milliseconds(50), hangLimit: hangLimit,
         serviceToken: serviceToken)
-    let server = DemoServer(configuration: configuration, logger: logs.logger())
-    let group = ServiceGroup(configuration: .init(services: [DemoService(server: server)], logger: logs.logger()))
+    let server = DemoServer(configuration: configuration, logger: logs.logger(label: "agentmitra-demo-test"))
+    let group = ServiceGroup(configuration: .init(services: [DemoService(server: server)], logger: logs.logger(label: "agentmitra-demo-test")))
     return try await withThrowingTaskGroup(of: T?.self) { tasks in
         tasks.addTask {
             try await group.run()

@@ -4,21 +4,12 @@ import Testing
 import TestSupport
 
 /// The throwaway cluster started by `scripts/pg-test-cluster.sh` (its `env` command prints
-/// these variables). Without them the integration tests are skipped, unless
-/// MITRA_TEST_REQUIRE_PG=1 says they must run.
-struct TestDatabase: Sendable {
-    var host: String
-    var port: String
-    var user: String
-    var password: String
-    var database: String
-    var monitorUser: String
-    var monitorPassword: String
+/// the variables TestEnvironment reads). Without them the integration tests are skipped,
+/// unless MITRA_TEST_REQUIRE_PG=1 says they must run.
+typealias TestDatabase = PostgresTestCluster
 
-    static let current: TestDatabase? = TestEnvironment.postgres.map { cluster in
-        TestDatabase(host: cluster.host, port: cluster.port, user: cluster.user, password: cluster.password,
-                     database: cluster.database, monitorUser: cluster.monitorUser, monitorPassword: cluster.monitorPassword)
-    }
+extension PostgresTestCluster {
+    static var current: PostgresTestCluster? { TestEnvironment.postgres }
 
     static var available: Bool { current != nil }
 

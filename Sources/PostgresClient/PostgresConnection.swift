@@ -312,23 +312,20 @@ public final class PostgresConnection: Sendable {
 
     private static func copyRows(_ result: OpaquePointer) -> QueryResult {
         let columnCount = Int(PQnfields(result))
-        let rowCount = Int(PQntuples(result))
+        let rowCount = Int32(PQntuples(result))
         let columns = (0..<columnCount).map { String(cString: PQfname(result, Int32($0))) }
-        var rows: [[String?]] = []
-        rows.reserveCapacity(rowCount)
+        var builder = QueryResult.Builder(columns: columns, rowCapacity: Int(rowCount), textCapacity: 0)
         for row in 0..<rowCount {
-            var values: [String?] = []
-            values.reserveCapacity(columnCount)
-            for column in 0..<columnCount {
-                if PQgetisnull(result, Int32(row), Int32(column)) == 1 {
-                    values.append(nil)
+            for column in 0..<Int32(columnCount) {
+                if PQgetisnull(result, row, column) == 1 {
+                    builder.appendNull()
                 } else {
-                    values.append(String(cString: PQgetvalue(result, Int32(row), Int32(column))))
+                    let length = Int(PQgetlength(result, row, column))
+                    builder.append(UnsafeRawBufferPointer(start: PQgetvalue(result, row, column), count: length))
                 }
             }
-            rows.append(values)
         }
-        return QueryResult(columns: columns, rows: rows)
+        return builder.result(rowCount: Int(rowCount))
     }
 }
 

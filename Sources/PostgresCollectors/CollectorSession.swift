@@ -7,6 +7,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import Logging
 import PostgresClient
 
 /// Why a collector produced nothing this run.
@@ -42,10 +43,10 @@ extension PostgresCollectorKind {
     }
 }
 
-/// What a collector may use during one run: the open connection, the run's deadline, and
-/// facts read once per run.
+/// What a collector may use during one run: the query seam (the open connection, or
+/// recorded rows in tests), the run's deadline, and facts read once per run.
 struct CollectorSession: Sendable {
-    let connection: PostgresConnection
+    let connection: any PostgresQuerying
     let deadline: ContinuousClock.Instant
     let config: PostgresInstanceConfig
     let serverVersion: Int
@@ -61,11 +62,31 @@ struct CollectorSession: Sendable {
     }
 }
 
-/// One system view. Collectors are stateless; the statements collector keeps its state in
-/// the sampler (see `StatementsTracker`).
+/// One system view. Most collectors are stateless; those that carry something from run to
+/// run (database sizes read once a minute, the statements tracker) keep it in their own
+/// value, which the sampler holds in its list of collectors.
 protocol PostgresCollector: Sendable {
     var kind: PostgresCollectorKind { get }
-    func collect(_ session: CollectorSession, into set: inout MetricSet) async throws(CollectorFailure)
+    mutating func collect(_ session: CollectorSession, into set: inout MetricSet) async throws(CollectorFailure)
+}
+
+extension PostgresCollectorKind {
+    /// The collector for this view on an instance, in its initial state.
+    func makeCollector(config: PostgresInstanceConfig, logger: Logger) -> any PostgresCollector {
+        switch self {
+        case .database: DatabaseCollector()
+        // The settings collector exports pg_settings_max_connections when it runs.
+        case .activity: ActivityCollector(includeMaxConnections: !config.collectors.contains(.settings))
+        case .settings: SettingsCollector()
+        case .io: IOCollector()
+        case .locks: LocksCollector()
+        case .tables: TablesCollector()
+        case .replication: ReplicationCollector()
+        case .bgwriter: BackgroundWriterCollector()
+        case .wal: WALCollector()
+        case .statements: StatementsCollector(instanceName: config.name, options: config.statements, logger: logger)
+        }
+    }
 }
 
 extension Array where Element == String {

@@ -6,9 +6,11 @@ import PostgresClient
 /// and `pg_database_size_bytes`.
 struct DatabaseCollector: PostgresCollector {
     let kind = PostgresCollectorKind.database
-    /// Sizes read by an earlier run, by database name; nil to read them now.
-    var cachedSizes: [String: Double]?
+    /// Sizes read by an earlier run, by database name, and when.
+    private(set) var sizes: (readAt: ContinuousClock.Instant, byName: [String: Double])?
 
+    /// pg_database_size walks every file of every database: the costliest statement of a run
+    /// by far, for a figure that moves slowly. It is refreshed this often at most.
     static let sizeRefresh: Duration = .seconds(60)
 
     private static let counters: [(column: String, help: String)] = [
@@ -29,12 +31,15 @@ struct DatabaseCollector: PostgresCollector {
         ("blk_write_time", "Time spent writing data file blocks by backends in this database, in milliseconds."),
     ]
 
-    func collect(_ session: CollectorSession, into set: inout MetricSet) async throws(CollectorFailure) {
-        _ = try await collectReturningSizes(session, into: &set)
+    mutating func collect(_ session: CollectorSession, into set: inout MetricSet) async throws(CollectorFailure) {
+        let now = ContinuousClock.now
+        let cachedSizes = sizes.flatMap { now - $0.readAt < Self.sizeRefresh ? $0.byName : nil }
+        let read = try await collect(session, cachedSizes: cachedSizes, into: &set)
+        if cachedSizes == nil { sizes = (now, read) }
     }
 
-    /// Collects and returns the database sizes it exported (read now or cached).
-    func collectReturningSizes(_ session: CollectorSession, into set: inout MetricSet) async throws(CollectorFailure) -> [String: Double] {
+    /// Collects and returns the database sizes it exported (read now, or `cachedSizes`).
+    private func collect(_ session: CollectorSession, cachedSizes: [String: Double]?, into set: inout MetricSet) async throws(CollectorFailure) -> [String: Double] {
         let sizeExpression = cachedSizes == nil
             ? "CASE WHEN has_database_privilege(s.datid, 'CONNECT') THEN pg_database_size(s.datid) END"
             : "NULL::bigint"

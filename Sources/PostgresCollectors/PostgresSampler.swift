@@ -52,16 +52,18 @@ public actor PostgresSampler: Sampler {
     private var consecutiveConnectFailures = 0
     private var nextConnectAttempt: ContinuousClock.Instant?
     private var lastConnectError: String?
-    private var statements = StatementsTracker()
+    /// The enabled collectors in priority order; each keeps its own state between runs.
+    private var collectors: [any PostgresCollector]
     private var droppedSeries: [PostgresCollectorKind: Double] = [:]
     private var reportedProblems: [PostgresCollectorKind: String] = [:]
     private var reportedBudget: Set<PostgresCollectorKind> = []
     private var isShutDown = false
-    private var databaseSizes: (readAt: ContinuousClock.Instant, sizes: [String: Double])?
     private var reportedQueryProblems: [String: String] = [:]
     /// Set while pg_stat_statements is missing: the collector reports the same error without
     /// asking the server again until then (see `StatementsReader.missingRecheck`).
-    private(set) var statementsMissing: (message: String, recheckAt: ContinuousClock.Instant)?
+    var statementsMissing: (message: String, recheckAt: ContinuousClock.Instant)? {
+        collectors.lazy.compactMap { $0 as? StatementsCollector }.first?.missing
+    }
 
     /// Cheap, small collectors first: when the run's budget (time or series) runs out, the
     /// large ones (tables, statements) are the ones cut short.
@@ -72,12 +74,14 @@ public actor PostgresSampler: Sampler {
         self.id = "postgres/\(config.name)"
         self.interval = config.interval
         self.timeout = config.timeout
-        self.kinds = Self.priority.filter { config.collectors.contains($0) }
+        let kinds = Self.priority.filter { config.collectors.contains($0) }
+        self.kinds = kinds
         self.backoff = backoff
         self.redactor = Redactor(secrets: config.passwordSecrets)
         var logger = logger
         logger[metadataKey: "postgres"] = .string(config.name)
         self.logger = logger
+        self.collectors = kinds.map { $0.makeCollector(config: config, logger: logger) }
         let baseLabels = [Label("instance_name", config.name)] + config.labels.map { Label($0.name, $0.value) }
         self.baseLabels = baseLabels
         self.queryCollectors = config.queries.map {
@@ -101,15 +105,17 @@ public actor PostgresSampler: Sampler {
     public func sample() async -> SampleResult {
         let started = ContinuousClock.now
         let deadline = started + timeout
-        let session: CollectorSession
+        let session: CollectorSession, sampleConnection: PostgresConnection
         switch await openSession(deadline: deadline) {
-        case .success(let opened): session = opened
+        case .success(let opened, let connection): (session, sampleConnection) = (opened, connection)
         case .failure(let message): return unreachable(message, started: started)
         }
 
         var sets: [(PostgresCollectorKind, MetricSet)] = []
         var outcomes: [CollectorOutcome] = []
-        for kind in kinds {
+        for index in collectors.indices {
+            var collector = collectors[index]
+            let kind = collector.kind
             let collectorStarted = ContinuousClock.now
             guard collectorStarted < deadline else {
                 outcomes.append(outcome(kind, started: collectorStarted,
@@ -117,8 +123,10 @@ public actor PostgresSampler: Sampler {
                 continue
             }
             var set = MetricSet()
-            do {
-                try await collect(kind, session, into: &set)
+            do throws(CollectorFailure) {
+                if let problem = kind.unsupportedReason(serverVersion: session.serverVersion) { throw .unavailable(problem) }
+                defer { collectors[index] = collector }
+                try await collector.collect(session, into: &set)
                 sets.append((kind, set))
                 outcomes.append(outcome(kind, started: collectorStarted, error: nil))
                 if reportedProblems.removeValue(forKey: kind) != nil {
@@ -140,7 +148,7 @@ public actor PostgresSampler: Sampler {
         // SQL-defined collectors come last: they have their own series caps, and a slow one
         // must not starve the built-in views.
         for query in queryCollectors {
-            let connection = session.connection
+            let connection = sampleConnection
             let (queryFamilies, outcome) = await query.collect(execute: { sql, parameters throws(PostgresError) in
                 try await connection.query(sql, parameters, deadline: deadline)
             })
@@ -153,14 +161,14 @@ public actor PostgresSampler: Sampler {
                 reportedQueryProblems[query.collectorName] = outcome.error
             }
         }
-        await session.connection.endSample(deadline: max(deadline, ContinuousClock.now + .seconds(1)))
+        await sampleConnection.endSample(deadline: max(deadline, ContinuousClock.now + .seconds(1)))
         return SampleResult(families: families, outcomes: outcomes)
     }
 
     // MARK: - Connection
 
     private enum SessionResult {
-        case success(CollectorSession)
+        case success(CollectorSession, PostgresConnection)
         case failure(String)
     }
 
@@ -168,7 +176,7 @@ public actor PostgresSampler: Sampler {
         if isShutDown { return .failure("shut down") }
         if let connection {
             switch await preflight(connection, deadline: deadline) {
-            case .success(let session): return .success(session)
+            case .success(let session): return .success(session, connection)
             case .failure(let error) where !error.connectionUnusable:
                 return .failure(redactor.redact(error.description))
             case .failure:
@@ -207,7 +215,7 @@ public actor PostgresSampler: Sampler {
         lastConnectError = nil
         connection = opened
         switch await preflight(opened, deadline: deadline) {
-        case .success(let session): return .success(session)
+        case .success(let session): return .success(session, opened)
         case .failure(let error):
             if error.connectionUnusable { await dropConnection() }
             return .failure(redactor.redact(error.description))
@@ -238,54 +246,6 @@ public actor PostgresSampler: Sampler {
     private func dropConnection() async {
         await connection?.close()
         connection = nil
-    }
-
-    // MARK: - Collectors
-
-    private func collect(_ kind: PostgresCollectorKind, _ session: CollectorSession, into set: inout MetricSet) async throws(CollectorFailure) {
-        if let problem = kind.unsupportedReason(serverVersion: session.serverVersion) { throw .unavailable(problem) }
-        switch kind {
-        case .database:
-            // pg_database_size walks every file of every database: the costliest statement of a
-            // run by far, for a figure that moves slowly. It is refreshed once a minute at most.
-            let now = ContinuousClock.now
-            let cached = databaseSizes.flatMap { now - $0.readAt < DatabaseCollector.sizeRefresh ? $0.sizes : nil }
-            let sizes = try await DatabaseCollector(cachedSizes: cached).collectReturningSizes(session, into: &set)
-            if cached == nil { databaseSizes = (now, sizes) }
-        case .activity: try await ActivityCollector(includeMaxConnections: !kinds.contains(.settings)).collect(session, into: &set)
-        case .settings: try await SettingsCollector().collect(session, into: &set)
-        case .io: try await IOCollector().collect(session, into: &set)
-        case .locks: try await LocksCollector().collect(session, into: &set)
-        case .tables: try await TablesCollector().collect(session, into: &set)
-        case .replication: try await ReplicationCollector().collect(session, into: &set)
-        case .bgwriter: try await BackgroundWriterCollector().collect(session, into: &set)
-        case .wal: try await WALCollector().collect(session, into: &set)
-        case .statements: try await collectStatements(session, into: &set)
-        }
-    }
-
-    private func collectStatements(_ session: CollectorSession, into set: inout MetricSet) async throws(CollectorFailure) {
-        let reader = StatementsReader()
-        if let missing = statementsMissing, ContinuousClock.now < missing.recheckAt { throw .notInstalled(missing.message) }
-        let snapshot: StatementsSnapshot, schema: String
-        do {
-            (snapshot, schema) = try await reader.read(session)
-            statementsMissing = nil
-        } catch {
-            // The same message every time, so `report` logs it once; later checks are quiet.
-            if case .notInstalled(let message) = error { statementsMissing = (message, ContinuousClock.now + StatementsReader.missingRecheck) }
-            throw error
-        }
-        let interval = statements.ingest(snapshot, top: config.statements.top, hold: config.statements.hold)
-        if interval.fullReset {
-            logger.info("postgres \(config.name): statements: pg_stat_statements was reset; counting from the reset")
-        }
-        if config.statements.queryText {
-            let missing = interval.top.map(\.key.queryID).filter { statements.queryTexts[$0] == nil }
-            let texts = try await reader.texts(session, schema: schema, queryIDs: missing, maxLength: config.statements.queryTextLength)
-            statements.queryTexts.merge(texts) { _, new in new }
-        }
-        StatementsMetrics.write(interval, tracker: statements, includeText: config.statements.queryText, into: &set)
     }
 
     // MARK: - Results

@@ -1,5 +1,6 @@
 import Exposition
 import ExporterConfig
+import Logging
 import PostgresClient
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -92,6 +93,50 @@ struct StatementsSnapshot: Sendable {
     var statsReset: Double?
 }
 
+/// `pg_stat_statements`: the top statements of the last interval (see `StatementsTracker`),
+/// per-database totals and evictions. It keeps the tracker from run to run, and while the
+/// extension is missing it reports the same error without asking the server again until
+/// `StatementsReader.missingRecheck` has passed.
+struct StatementsCollector: PostgresCollector {
+    let kind = PostgresCollectorKind.statements
+    let instanceName: String
+    let options: PostgresStatementsOptions
+    let logger: Logger
+    private(set) var tracker = StatementsTracker()
+    /// Set while pg_stat_statements is missing.
+    private(set) var missing: (message: String, recheckAt: ContinuousClock.Instant)?
+
+    init(instanceName: String, options: PostgresStatementsOptions, logger: Logger) {
+        self.instanceName = instanceName
+        self.options = options
+        self.logger = logger
+    }
+
+    mutating func collect(_ session: CollectorSession, into set: inout MetricSet) async throws(CollectorFailure) {
+        let reader = StatementsReader()
+        if let missing, ContinuousClock.now < missing.recheckAt { throw .notInstalled(missing.message) }
+        let snapshot: StatementsSnapshot, schema: String
+        do {
+            (snapshot, schema) = try await reader.read(session)
+            missing = nil
+        } catch {
+            // The same message every time, so the sampler logs it once; later checks are quiet.
+            if case .notInstalled(let message) = error { missing = (message, ContinuousClock.now + StatementsReader.missingRecheck) }
+            throw error
+        }
+        let interval = tracker.ingest(snapshot, top: options.top, hold: options.hold)
+        if interval.fullReset {
+            logger.info("postgres \(instanceName): statements: pg_stat_statements was reset; counting from the reset")
+        }
+        if options.queryText {
+            let missingTexts = interval.top.map(\.key.queryID).filter { tracker.queryTexts[$0] == nil }
+            let texts = try await reader.texts(session, schema: schema, queryIDs: missingTexts, maxLength: options.queryTextLength)
+            tracker.queryTexts.merge(texts) { _, new in new }
+        }
+        StatementsMetrics.write(interval, tracker: tracker, includeText: options.queryText, into: &set)
+    }
+}
+
 /// Reads pg_stat_statements. `pg_stat_statements(false)` skips the query text file, which is
 /// where the cost is on servers with thousands of entries.
 struct StatementsReader: Sendable {
@@ -125,28 +170,43 @@ struct StatementsReader: Sendable {
             LEFT JOIN pg_roles r ON r.oid = s.userid
             LEFT JOIN pg_database d ON d.oid = s.dbid
             """)
-        // Thousands of rows every run: columns are read by position, not by name.
+        // Thousands of rows every run: columns are read by position, numbers parsed in place,
+        // and each role's and database's name made into a String once, not once per row.
         let columns = ["userid", "dbid", "queryid", "toplevel", "username", "datname", "calls", "total_ms", "rows",
                        "shared_blks_hit", "shared_blks_read", "blk_read_time", "blk_write_time", "stats_since"]
         let index = columns.map { rows.columnIndex($0) ?? -1 }
         guard !index.contains(-1) else { throw .unavailable("pg_stat_statements returned unexpected columns") }
-        func number(_ values: [String?], _ column: Int) -> Double { values[index[column]].flatMap(Double.init) ?? 0 }
+        func number(_ row: Int, _ column: Int) -> Double { rows.double(row: row, column: index[column]) ?? 0 }
+        var userNames: [UInt32: String] = [:]
+        var databaseNames: [UInt32: String] = [:]
         var entries: [StatementKey: StatementsSnapshot.Entry] = [:]
-        entries.reserveCapacity(rows.rows.count)
-        for values in rows.rows {
-            let key = StatementKey(userID: values[index[0]].flatMap { UInt32($0) } ?? 0,
-                                   databaseID: values[index[1]].flatMap { UInt32($0) } ?? 0,
-                                   queryID: values[index[2]].flatMap { Int64($0) }, toplevel: values[index[3]] != "f")
+        entries.reserveCapacity(rows.rowCount)
+        for row in 0..<rows.rowCount {
+            let userID = rows.int64(row: row, column: index[0]).flatMap { UInt32(exactly: $0) } ?? 0
+            let databaseID = rows.int64(row: row, column: index[1]).flatMap { UInt32(exactly: $0) } ?? 0
+            let key = StatementKey(userID: userID, databaseID: databaseID,
+                                   queryID: rows.int64(row: row, column: index[2]),
+                                   toplevel: rows.withCell(row: row, column: index[3]) { $0[0] != 0x66 || $0[1] != 0 } ?? true)
             let counters = StatementCounters(
-                calls: number(values, 6), totalMilliseconds: number(values, 7), rows: number(values, 8),
-                sharedBlocksHit: number(values, 9), sharedBlocksRead: number(values, 10),
-                blockReadMilliseconds: number(values, 11), blockWriteMilliseconds: number(values, 12))
+                calls: number(row, 6), totalMilliseconds: number(row, 7), rows: number(row, 8),
+                sharedBlocksHit: number(row, 9), sharedBlocksRead: number(row, 10),
+                blockReadMilliseconds: number(row, 11), blockWriteMilliseconds: number(row, 12))
             // Statements of other users without pg_read_all_stats share the empty queryid: sum them.
             if let existing = entries[key] {
                 entries[key]?.counters = existing.counters + counters
             } else {
-                entries[key] = StatementsSnapshot.Entry(user: values[index[4]] ?? "", datname: values[index[5]] ?? "",
-                                                        counters: counters, statsSince: values[index[13]].flatMap(Double.init))
+                let user = userNames[userID] ?? {
+                    let name = rows.string(row: row, column: index[4]) ?? ""
+                    userNames[userID] = name
+                    return name
+                }()
+                let datname = databaseNames[databaseID] ?? {
+                    let name = rows.string(row: row, column: index[5]) ?? ""
+                    databaseNames[databaseID] = name
+                    return name
+                }()
+                entries[key] = StatementsSnapshot.Entry(user: user, datname: datname, counters: counters,
+                                                        statsSince: rows.double(row: row, column: index[13]))
             }
         }
         var snapshot = StatementsSnapshot(entries: entries)

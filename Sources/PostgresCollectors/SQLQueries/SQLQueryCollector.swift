@@ -193,8 +193,8 @@ public final class SQLQueryCollector: Sendable {
 
     /// Every metric's columns must be in the result; named in the error so the fix is obvious.
     private func validate(_ result: QueryResult) throws {
-        if result.rows.count > config.maxRows {
-            throw Failure(message: "query \(config.name): returned \(result.rows.count) rows, more than max_rows \(config.maxRows)")
+        if result.rowCount > config.maxRows {
+            throw Failure(message: "query \(config.name): returned \(result.rowCount) rows, more than max_rows \(config.maxRows)")
         }
         for metric in config.metrics {
             for column in metric.columns where result.columnIndex(column) == nil {

@@ -15,7 +15,7 @@ APT_PACKAGES := pkg-config libpq-dev libcurl4-openssl-dev libssl-dev zlib1g-dev 
 	prometheus prometheus-alertmanager prometheus-postgres-exporter prometheus-blackbox-exporter \
 	curl openssl ca-certificates python3-yaml python3-pip wrk
 
-.PHONY: deps build debug test demo bench reliability clean revision
+.PHONY: deps build debug test demo bench reliability clean revision release-flags
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
@@ -35,6 +35,7 @@ revision:
 
 build: deps revision
 	$(SWIFT) build $(RELEASE) --product mitra-exporter
+	@bash scripts/minidebuginfo.sh $(RELEASE_BIN)
 	@bash scripts/no-icu-test.sh $(RELEASE_BIN)
 	@echo "built $(RELEASE_BIN)"
 
@@ -48,12 +49,14 @@ test: deps revision
 
 demo: deps revision
 	$(SWIFT) build $(RELEASE)
+	@bash scripts/minidebuginfo.sh $(RELEASE_BIN)
 	bash scripts/demo.sh
 
 # Side by side with postgres_exporter and blackbox_exporter, plus scale and incremental-query
 # figures; prints tables and writes bench/results/.
 bench: deps revision
 	$(SWIFT) build $(RELEASE) --product mitra-exporter
+	@bash scripts/minidebuginfo.sh $(RELEASE_BIN)
 	bash bench/run.sh
 
 # Load, faults, restarts, malformed input, signal storms, log destinations, secrets and a
@@ -61,8 +64,13 @@ bench: deps revision
 # the exporter on the demo world under AddressSanitizer/LeakSanitizer (reliability/leaks.sh).
 reliability: deps revision
 	$(SWIFT) build $(RELEASE) --product mitra-exporter
+	@bash scripts/minidebuginfo.sh $(RELEASE_BIN)
 	bash reliability/run.sh
 	bash reliability/leaks.sh
+
+# The release flags, for scripts that build on their own (one set, or SwiftPM rebuilds all).
+release-flags:
+	@echo $(RELEASE)
 
 clean:
 	rm -rf .build .build-* Sources/CBuildInfo/generated run

@@ -12,7 +12,8 @@
 # bench/results/bench-<time>.svg and copied to docs/performance.svg (linked from the README).
 #
 # Environment: MITRA_EXPORTER_BIN (default .build/release/mitra-exporter, built when missing);
-# SKIP="http postgres series scale incremental" skips parts by name.
+# SKIP="http postgres series scale incremental" skips parts by name; BENCH_SINCE=<stamp>
+# makes the summary take the parts' results written since that stamp.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -60,8 +61,11 @@ fi
 python3 - "$stamp" <<'PY'
 import glob, json, os, sys
 stamp = sys.argv[1]
+# Parts written since this run started, or since BENCH_SINCE (a stamp such as 20261201T0900Z:
+# summarises parts run one by one, e.g. `BENCH_SINCE=... SKIP="http postgres series scale incremental"`).
+since = os.environ.get("BENCH_SINCE") or stamp
 def newest(prefix):
-    files = sorted(f for f in glob.glob(f"bench/results/{prefix}-*.json") if os.path.basename(f)[len(prefix) + 1:] >= stamp)
+    files = sorted(f for f in glob.glob(f"bench/results/{prefix}-*.json") if os.path.basename(f)[len(prefix) + 1:] >= since)
     return json.load(open(files[-1])) if files else None
 summary = {"stamp": stamp}
 scale = newest("scale")

@@ -113,7 +113,7 @@ if rows:
     print("| --- | ---: | ---: | ---: |")
     fmt = lambda v, unit: f"{v:.3g} {unit}" if v < 100 else f"{v:,.0f} {unit}"
     for figure, ours, theirs, unit, other in rows:
-        ratio = f"{theirs / ours:.2g}×" if ours else "-"
+        ratio = "-" if not ours else f"{theirs / ours:,.0f}×" if theirs / ours >= 100 else f"{theirs / ours:.2g}×"
         print(f"| {figure} | {fmt(ours, unit)} | {fmt(theirs, unit)} ({other}) | {ratio} |")
     sys.path.insert(0, "bench")
     from chart import bar_chart

@@ -12,14 +12,16 @@ COLOURS = ("#1f77b4", "#ff7f0e")
 
 def bar_chart(title, tools, rows):
     """rows: [(label, ours, theirs)]; returns the SVG text."""
+    # Labels take about 7 px a character at this font size; long ones push the bars right.
+    label_width = max(LABEL, 7 * max((len(row[0]) for row in rows), default=0) + 20)
     height = 70 + ROW * len(rows) + 30
-    width = LABEL + BAR + 290
+    width = label_width + BAR + 290
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'font-family="sans-serif" font-size="13">',
            f'<rect width="{width}" height="{height}" fill="white"/>',
            f'<text x="10" y="24" font-size="16" font-weight="bold">{escape(title)}</text>']
     for index, (tool, colour) in enumerate(zip(tools, COLOURS)):
-        x = LABEL + index * 200
+        x = label_width + index * 200
         out.append(f'<rect x="{x}" y="38" width="14" height="14" fill="{colour}"/>')
         out.append(f'<text x="{x + 20}" y="50">{escape(tool)}</text>')
     for row, (label, ours, theirs) in enumerate(rows):
@@ -29,10 +31,10 @@ def bar_chart(title, tools, rows):
         for index, value in enumerate((ours, theirs)):
             length = max(1, BAR * value / largest)
             y = top + 4 + index * 18
-            out.append(f'<rect x="{LABEL}" y="{y}" width="{length:.1f}" height="15" fill="{COLOURS[index]}"/>')
-            out.append(f'<text x="{LABEL + length + 6:.1f}" y="{y + 12}">{_figure(value)}</text>')
+            out.append(f'<rect x="{label_width}" y="{y}" width="{length:.1f}" height="15" fill="{COLOURS[index]}"/>')
+            out.append(f'<text x="{label_width + length + 6:.1f}" y="{y + 12}">{_figure(value)}</text>')
         ratio = f"theirs/ours {theirs / ours:.1f}×" if ours else ""
-        out.append(f'<text x="{LABEL + BAR + 80}" y="{top + 22}" fill="#555">{ratio}</text>')
+        out.append(f'<text x="{label_width + BAR + 80}" y="{top + 22}" fill="#555">{ratio}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
 

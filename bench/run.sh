@@ -4,11 +4,16 @@
 # the text output) to bench/results/.
 #
 #   bench/run.sh            # full: HTTP vs blackbox_exporter, PostgreSQL vs postgres_exporter
-#                           # (when bench/postgres exists), scale, incremental up to 10M rows
+#                           # (default config, then ~25 k series), scale, incremental up to 10M rows
 #   bench/run.sh --quick    # small sizes, a few minutes
 #
+# Ends with one summary: a Markdown table of the side-by-side figures (the README's
+# "Performance" summary takes it verbatim) and one SVG bar chart of them, written to
+# bench/results/bench-<time>.svg and copied to docs/performance.svg (linked from the README).
+#
 # Environment: MITRA_EXPORTER_BIN (default .build/release/mitra-exporter, built when missing);
-# SKIP="http postgres scale incremental" skips parts by name.
+# SKIP="http postgres series scale incremental" skips parts by name; BENCH_SINCE=<stamp>
+# makes the summary take the parts' results written since that stamp.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -21,7 +26,7 @@ mkdir -p bench/results
 if [ -z "${MITRA_EXPORTER_BIN:-}" ]; then
     if [ ! -x .build/release/mitra-exporter ]; then
         echo "== building the release exporter"
-        swift build -c release --static-swift-stdlib --product mitra-exporter  # as `make build`
+        make -s build  # the release flags live in the Makefile only
     fi
     export MITRA_EXPORTER_BIN="$root/.build/release/mitra-exporter"
 fi
@@ -41,11 +46,13 @@ run_part() { # NAME SCRIPT [ENV=VALUE ...]
 if [ $quick = 1 ]; then
     run_part http bench/http/run.sh CHECKS=200 DURATION=30
     run_part postgres bench/postgres/run.sh QUICK=1
+    run_part series bench/series/run.sh TABLES=300 SCRAPES=20
     run_part scale bench/scale/run.sh CHECKS="10 100 1000" DATABASES="1 10" DURATION=10
     run_part incremental bench/incremental/run.sh SIZES="100000 1000000" MEASURE_SECONDS=10
 else
     run_part http bench/http/run.sh
     run_part postgres bench/postgres/run.sh
+    run_part series bench/series/run.sh
     run_part scale bench/scale/run.sh
     run_part incremental bench/incremental/run.sh
 fi
@@ -54,8 +61,11 @@ fi
 python3 - "$stamp" <<'PY'
 import glob, json, os, sys
 stamp = sys.argv[1]
+# Parts written since this run started, or since BENCH_SINCE (a stamp such as 20261201T0900Z:
+# summarises parts run one by one, e.g. `BENCH_SINCE=... SKIP="http postgres series scale incremental"`).
+since = os.environ.get("BENCH_SINCE") or stamp
 def newest(prefix):
-    files = sorted(f for f in glob.glob(f"bench/results/{prefix}-*.json") if os.path.basename(f)[len(prefix) + 1:] >= stamp)
+    files = sorted(f for f in glob.glob(f"bench/results/{prefix}-*.json") if os.path.basename(f)[len(prefix) + 1:] >= since)
     return json.load(open(files[-1])) if files else None
 summary = {"stamp": stamp}
 scale = newest("scale")
@@ -70,6 +80,50 @@ if incremental:
     print(f"{'rows':>14} {'ours ms/sample':>15} {'naive ms/query':>15} {'ours/naive':>11}")
     for s in stages:
         print(f"{s['label']:>14} {s['ours_ms_per_sample']:>15} {s['naive_ms_per_query']:>15} {s['ratio_ours_over_naive']!s:>11}")
+
+# The side-by-side figures of this run: one Markdown table, one picture.
+rows = []  # (figure, ours, theirs, unit, other exporter, lower is better)
+postgres = newest("postgres")
+if postgres:
+    m, p = postgres["mitra"], postgres["postgres_exporter"]
+    for label, key, unit in (("/metrics p50, no gzip", "p50", "ms"), ("/metrics p50, Prometheus' headers", "prom_p50", "ms"),
+                             ("exporter CPU per sample", "cpu", "s"), ("server SQL time per sample", "srv", "ms"),
+                             ("VmRSS", "rss", "MiB"), ("RssAnon", "anon", "MiB"), ("binary", "binary", "MB")):
+        if key in m and key in p:
+            rows.append((f"default config: {label}", m[key], p[key], unit, "postgres_exporter"))
+series = newest("series")
+if series:
+    m, p = series["mitra"], series["postgres_exporter"]
+    rows.append((f"~25 k series ({m['series']:,} / {p['series']:,}): /metrics p50, no gzip", m["p50"], p["p50"], "ms", "postgres_exporter"))
+    rows.append(("~25 k series: /metrics p50, Prometheus' headers", m["prom_p50"], p["prom_p50"], "ms", "postgres_exporter"))
+    rows.append(("~25 k series: VmRSS", m["rss"], p["rss"], "MiB", "postgres_exporter"))
+    rows.append(("~25 k series: RssAnon", m["anon"], p["anon"], "MiB", "postgres_exporter"))
+http = newest("http")
+if http:
+    m, b, checks = http["mitra"], http["blackbox"], http["checks"]
+    mib = 2 ** 20
+    rows.append((f"{checks:,} HTTP checks: CPU s per 1,000 probes", m["cpu_seconds_per_1000_probes"], b["cpu_seconds_per_1000_probes"], "s", "blackbox_exporter"))
+    rows.append(("HTTP: VmRSS with no checks", m["baseline_rss_bytes"] / mib, b["baseline_rss_bytes"] / mib, "MiB", "blackbox_exporter"))
+    rows.append((f"HTTP: VmRSS added by {checks:,} checks", (m["rss_bytes"] - m["baseline_rss_bytes"]) / mib,
+                 (b["rss_bytes"] - b["baseline_rss_bytes"]) / mib, "MiB", "blackbox_exporter"))
+if rows:
+    summary["side_by_side"] = [dict(figure=r[0], ours=r[1], theirs=r[2], unit=r[3], other=r[4]) for r in rows]
+    print("\n== side by side (README \"Performance\" summary, verbatim)\n")
+    print("| figure | mitra-exporter | other exporter | theirs / ours |")
+    print("| --- | ---: | ---: | ---: |")
+    fmt = lambda v, unit: f"{v:.3g} {unit}" if v < 100 else f"{v:,.0f} {unit}"
+    for figure, ours, theirs, unit, other in rows:
+        ratio = "-" if not ours else f"{theirs / ours:,.0f}×" if theirs / ours >= 100 else f"{theirs / ours:.2g}×"
+        print(f"| {figure} | {fmt(ours, unit)} | {fmt(theirs, unit)} ({other}) | {ratio} |")
+    sys.path.insert(0, "bench")
+    from chart import bar_chart
+    svg = bar_chart(f"mitra-exporter vs postgres_exporter / blackbox_exporter, {stamp} (shorter is better)",
+                    ("mitra-exporter", "postgres_exporter / blackbox_exporter"),
+                    [(f"{r[0]} ({r[3]})", r[1], r[2]) for r in rows])
+    open(f"bench/results/bench-{stamp}.svg", "w").write(svg)
+    os.makedirs("docs", exist_ok=True)
+    open("docs/performance.svg", "w").write(svg)
+    print(f"\nwrote bench/results/bench-{stamp}.svg and docs/performance.svg")
 json.dump(summary, open(f"bench/results/bench-{stamp}.json", "w"), indent=2)
 print(f"\nwrote bench/results/bench-{stamp}.json")
 PY

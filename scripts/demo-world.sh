@@ -97,9 +97,13 @@ api_binary() {
         return
     fi
     # Same flags as the Makefile's release builds, so the two never rebuild each other.
-    say "building agentmitra-demo-api (swift build -c release --static-swift-stdlib)"
-    (cd "$ROOT" && swift build -c release --static-swift-stdlib --product agentmitra-demo-api >&2) || die "build failed"
-    echo "$(cd "$ROOT" && swift build -c release --static-swift-stdlib --show-bin-path)/agentmitra-demo-api"
+    local flags
+    flags=$(make -s -C "$ROOT" release-flags)
+    say "building agentmitra-demo-api (swift build $flags)"
+    # shellcheck disable=SC2086 # the flags are words
+    (cd "$ROOT" && swift build $flags --product agentmitra-demo-api >&2) || die "build failed"
+    # shellcheck disable=SC2086
+    echo "$(cd "$ROOT" && swift build $flags --show-bin-path)/agentmitra-demo-api"
 }
 
 start_database() {

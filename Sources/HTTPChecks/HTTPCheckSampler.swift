@@ -22,16 +22,13 @@ public final class HTTPCheckSampler: Sampler {
     private let engine: HTTPProbeEngine
     private let runner: StepRunner
     private let redactor: Redactor
-    private let labels: ProbeLabelSets
+    private let labels: [Label]
     private let state = Mutex(State())
 
     private struct State {
         var accumulator = ProbeAccumulator()
         var last: LastProbeResult?
-        var lastOutcome: CollectorOutcome?
-        var traces = TraceRing()
-        var startedRun: UInt64 = 0
-        var finishedRun: UInt64 = 0
+        var runs = RunBookkeeping()
     }
 
     /// `redactor` holds the config's secrets (`Configuration.redactor`); they never appear
@@ -44,31 +41,27 @@ public final class HTTPCheckSampler: Sampler {
         interval = config.interval
         timeout = config.timeout
         runner = StepRunner(request: config.request, client: config.client, expectations: CompiledExpectations(config.expect))
-        labels = ProbeLabelSets([Label("check", config.name)] + config.labels.map { Label($0.name, $0.value) })
+        labels = [Label("check", config.name)] + config.labels.map { Label($0.name, $0.value) }
     }
 
     public func sample() async -> SampleResult {
-        let runNumber = state.withLock { state -> UInt64 in
-            state.startedRun += 1
-            return state.startedRun
-        }
+        let runNumber = state.withLock { $0.runs.start() }
         let startedAt = Date()
         let run = await runner.run(engine: engine, variables: [:], timeout: timeout)
         // Redaction (regexes over text) only runs for failures; traces redact when read.
         let failureText = run.failure.map { "\($0.reason.rawValue): \(TraceRedactor(redactor).text($0.message))" }
         return state.withLock { state in
-            if state.finishedRun >= runNumber || run.response?.error?.kind == .cancelled {
-                // The scheduler gave up on this run (and recorded it), or it was cancelled
-                // on shutdown: nothing to add.
+            if run.response?.error?.kind == .cancelled || !state.runs.finish(runNumber) {
+                // Cancelled on shutdown, or the scheduler gave up on this run (and recorded
+                // it): nothing to add.
                 return result(state)
             }
-            state.finishedRun = runNumber
             state.accumulator.record(success: run.succeeded, reason: run.failure?.reason, durationSeconds: run.durationSeconds)
             state.last = LastProbeResult(run: run)
-            state.lastOutcome = CollectorOutcome(collector: id, success: run.succeeded, durationSeconds: run.durationSeconds,
-                                                 error: failureText.map { "check \(config.name): \($0)" })
-            state.traces.append(RunTrace(started: startedAt, success: run.succeeded, durationSeconds: run.durationSeconds,
-                                         failure: failureText, steps: [RecordedStep(step: nil, run: run)]))
+            state.runs.record(CollectorOutcome(collector: id, success: run.succeeded, durationSeconds: run.durationSeconds,
+                                               error: failureText.map { "check \(config.name): \($0)" }),
+                              trace: RunTrace(started: startedAt, success: run.succeeded, durationSeconds: run.durationSeconds,
+                                              failure: failureText, steps: [RecordedStep(step: nil, run: run)]))
             return result(state)
         }
     }
@@ -77,28 +70,26 @@ public final class HTTPCheckSampler: Sampler {
     /// a timeout failure and `probe_success` drops to 0.
     public func timedOutResult(after seconds: Double) -> SampleResult {
         state.withLock { state in
-            guard state.finishedRun < state.startedRun else { return result(state) }
-            state.finishedRun = state.startedRun
+            guard state.runs.timeOut() else { return result(state) }
             state.accumulator.record(success: false, reason: .timeout, durationSeconds: seconds)
             state.last = LastProbeResult(timedOutAfter: seconds)
             let message = "check \(config.name): timeout: no result within \(Renderer.formatNumber(seconds))s"
-            state.lastOutcome = CollectorOutcome(collector: id, success: false, durationSeconds: seconds, error: message)
-            state.traces.append(RunTrace(started: Date(timeIntervalSinceNow: -seconds), success: false, durationSeconds: seconds,
-                                         failure: "timeout: stopped by the scheduler after \(Renderer.formatNumber(seconds))s",
-                                         steps: [RecordedStep(step: nil, note: "timeout: the run did not finish in time")]))
+            state.runs.record(CollectorOutcome(collector: id, success: false, durationSeconds: seconds, error: message),
+                              trace: RunTrace(started: Date(timeIntervalSinceNow: -seconds), success: false, durationSeconds: seconds,
+                                              failure: "timeout: stopped by the scheduler after \(Renderer.formatNumber(seconds))s",
+                                              steps: [RecordedStep(step: nil, note: "timeout: the run did not finish in time")]))
             return result(state)
         }
     }
 
     private func result(_ state: State) -> SampleResult {
         let families = ProbeFamilies.build([ProbeSeries(labels: labels, last: state.last, accumulator: state.accumulator)])
-        let outcome = state.lastOutcome ?? CollectorOutcome(collector: id, success: false, durationSeconds: 0, error: "check \(config.name): cancelled before the first result")
-        return SampleResult(families: families, outcomes: [outcome])
+        return SampleResult(families: families, outcomes: [state.runs.outcome(collector: id, subject: "check \(config.name)")])
     }
 
     /// The last few runs in full (request, redacted headers, status, timings, first bytes of
     /// the body, the failed expectation), newest first, as plain text.
     public func traceReport() -> String {
-        state.withLock { $0.traces.report(title: "check \(config.name): \(config.request.method) \(redactor.redact(config.request.url))", redactor: redactor) }
+        state.withLock { $0.runs.traces.report(title: "check \(config.name): \(config.request.method) \(redactor.redact(config.request.url))", redactor: redactor) }
     }
 }

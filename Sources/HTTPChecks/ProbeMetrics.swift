@@ -63,8 +63,10 @@ struct ProbeAccumulator: Sendable {
     }
 }
 
-/// A probe's label sets, built once: every run's series share these arrays instead of
-/// allocating their own (a thousand checks publish ~25 series each, every interval).
+/// A probe's label sets, one per series it publishes. Built when a result is published and
+/// dropped with its families once rendered, not kept per probe: the seventeen arrays (most
+/// for zero-valued failure reasons) would cost each idle check about 2 KiB for the whole
+/// interval, while building them takes microseconds once per run.
 struct ProbeLabelSets: Sendable {
     let base: [Label]
     let phases: [[Label]]
@@ -85,6 +87,13 @@ struct ProbeLabelSets: Sendable {
 /// time) and accumulated counters.
 struct ProbeSeries {
     var labels: ProbeLabelSets
+
+    init(labels base: [Label], last: LastProbeResult?, accumulator: ProbeAccumulator) {
+        labels = ProbeLabelSets(base)
+        self.last = last
+        self.accumulator = accumulator
+    }
+
     var last: LastProbeResult?
     var accumulator: ProbeAccumulator
 }

@@ -24,17 +24,14 @@ public final class ScenarioSampler: Sampler {
     private let runners: [StepRunner]
     private let redactor: Redactor
     private let labels: [Label]
-    private let stepLabels: [ProbeLabelSets]
+    private let stepLabels: [[Label]]
     private let state: Mutex<State>
 
     private struct State {
         var steps: [StepState]
         var scenario = ProbeAccumulator()
         var lastSuccess: Bool?
-        var lastOutcome: CollectorOutcome?
-        var traces = TraceRing()
-        var startedRun: UInt64 = 0
-        var finishedRun: UInt64 = 0
+        var runs = RunBookkeeping()
         /// The step the current run is in, for the scheduler's backstop.
         var currentStep = 0
     }
@@ -56,15 +53,14 @@ public final class ScenarioSampler: Sampler {
         }
         let userLabels = config.labels.map { Label($0.name, $0.value) }
         labels = [Label("scenario", config.name)] + userLabels
-        stepLabels = config.steps.map { ProbeLabelSets([Label("scenario", config.name), Label("step", $0.name)] + userLabels) }
+        stepLabels = config.steps.map { [Label("scenario", config.name), Label("step", $0.name)] + userLabels }
         state = Mutex(State(steps: Array(repeating: StepState(), count: config.steps.count)))
     }
 
     public func sample() async -> SampleResult {
         let runNumber = state.withLock { state -> UInt64 in
-            state.startedRun += 1
             state.currentStep = 0
-            return state.startedRun
+            return state.runs.start()
         }
         let startedAt = Date()
         let clock = ContinuousClock()
@@ -101,8 +97,7 @@ public final class ScenarioSampler: Sampler {
             summary = "step \(config.steps[failedIndex].name): \(failure.reason.rawValue): \(redacted)"
         }
         return state.withLock { state in
-            if state.finishedRun >= runNumber { return result(state) }
-            state.finishedRun = runNumber
+            guard state.runs.finish(runNumber) else { return result(state) }
             for index in state.steps.indices {
                 if index < runs.count {
                     let run = runs[index]
@@ -115,11 +110,11 @@ public final class ScenarioSampler: Sampler {
             }
             state.scenario.record(success: success, reason: failedIndex.flatMap { runs[$0].failure?.reason }, durationSeconds: duration)
             state.lastSuccess = success
-            state.lastOutcome = CollectorOutcome(collector: id, success: success, durationSeconds: duration,
-                                                 error: summary.map { "scenario \(config.name): \($0)" })
             let steps = runs.enumerated().map { RecordedStep(step: config.steps[$0.offset].name, run: $0.element) }
-            state.traces.append(RunTrace(started: startedAt, success: success, durationSeconds: duration, failure: summary,
-                                         steps: steps, extracted: extractedValues))
+            state.runs.record(CollectorOutcome(collector: id, success: success, durationSeconds: duration,
+                                               error: summary.map { "scenario \(config.name): \($0)" }),
+                              trace: RunTrace(started: startedAt, success: success, durationSeconds: duration, failure: summary,
+                                              steps: steps, extracted: extractedValues))
             return result(state)
         }
     }
@@ -128,8 +123,7 @@ public final class ScenarioSampler: Sampler {
     /// progress and the scenario count a timeout failure.
     public func timedOutResult(after seconds: Double) -> SampleResult {
         state.withLock { state in
-            guard state.finishedRun < state.startedRun else { return result(state) }
-            state.finishedRun = state.startedRun
+            guard state.runs.timeOut() else { return result(state) }
             let index = min(state.currentStep, max(state.steps.count - 1, 0))
             for other in state.steps.indices where other > index { state.steps[other].last = nil }
             if state.steps.indices.contains(index) {
@@ -140,9 +134,9 @@ public final class ScenarioSampler: Sampler {
             state.lastSuccess = false
             let stepName = config.steps.indices.contains(index) ? config.steps[index].name : "?"
             let summary = "step \(stepName): timeout: no result within \(Renderer.formatNumber(seconds))s"
-            state.lastOutcome = CollectorOutcome(collector: id, success: false, durationSeconds: seconds, error: "scenario \(config.name): \(summary)")
-            state.traces.append(RunTrace(started: Date(timeIntervalSinceNow: -seconds), success: false, durationSeconds: seconds,
-                                         failure: summary, steps: [RecordedStep(step: stepName, note: "timeout: stopped by the scheduler")]))
+            state.runs.record(CollectorOutcome(collector: id, success: false, durationSeconds: seconds, error: "scenario \(config.name): \(summary)"),
+                              trace: RunTrace(started: Date(timeIntervalSinceNow: -seconds), success: false, durationSeconds: seconds,
+                                              failure: summary, steps: [RecordedStep(step: stepName, note: "timeout: stopped by the scheduler")]))
             return result(state)
         }
     }
@@ -160,12 +154,11 @@ public final class ScenarioSampler: Sampler {
         ]))
         families.append(MetricFamily(name: "mitra_scenario_duration_seconds", help: "Scenario duration in seconds, over every run since the exporter started",
                                      type: .histogram, series: [Series(labels: labels, value: .histogram(state.scenario.duration))]))
-        let outcome = state.lastOutcome ?? CollectorOutcome(collector: id, success: false, durationSeconds: 0, error: "scenario \(config.name): cancelled before the first result")
-        return SampleResult(families: families, outcomes: [outcome])
+        return SampleResult(families: families, outcomes: [state.runs.outcome(collector: id, subject: "scenario \(config.name)")])
     }
 
     /// The last few runs, every step in full (redacted), newest first, as plain text.
     public func traceReport() -> String {
-        state.withLock { $0.traces.report(title: "scenario \(config.name): \(config.steps.count) step(s)", redactor: redactor) }
+        state.withLock { $0.runs.traces.report(title: "scenario \(config.name): \(config.steps.count) step(s)", redactor: redactor) }
     }
 }

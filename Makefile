@@ -61,7 +61,7 @@ bench: deps revision
 # the exporter on the demo world under AddressSanitizer/LeakSanitizer (reliability/leaks.sh).
 reliability: deps revision
 	$(SWIFT) build $(RELEASE) --product mitra-exporter
-	bash reliability/run.sh
+	bash reliability/test.sh
 	bash reliability/leaks.sh
 
 clean:

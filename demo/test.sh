@@ -18,28 +18,18 @@ export AGENTMITRA_DEMO_API_BIN=${AGENTMITRA_DEMO_API_BIN:-$root/.build/debug/age
 [ -x "$exporter" ] || { echo "demo/test.sh: $exporter not built" >&2; exit 1; }
 [ -x "$AGENTMITRA_DEMO_API_BIN" ] || { echo "demo/test.sh: $AGENTMITRA_DEMO_API_BIN not built" >&2; exit 1; }
 
-work=$(mktemp -d /tmp/agentmitra-demo-test.XXXXXX)
-chmod 755 "$work"
-exporter_pid=""
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 fail() { echo "demo/test.sh: FAIL: $*" >&2; exit 1; }
-cleanup() {
-    if [ -n "$exporter_pid" ]; then kill "$exporter_pid" 2>/dev/null || true; wait "$exporter_pid" 2>/dev/null || true; fi
-    bash scripts/demo-world.sh stop "$work/world" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+make_work_dir demo-test
+on_exit 'bash scripts/demo-world.sh stop "$work/world" >/dev/null 2>&1'
 
 artifacts=${MITRA_TEST_ARTIFACTS:-/tmp/mitra-test-artifacts}
 if ! command -v chromium >/dev/null 2>&1; then
     echo "== installing chromium (Debian package) for the status page check"
-    command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ] || fail "chromium is missing: install the Debian package chromium"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 ||
-        { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; } || fail "cannot install chromium"
+    need_apt chromium || fail "chromium is missing: install the Debian package chromium"
 fi
 
-# shellcheck source=scripts/lib.sh
-. scripts/lib.sh
 export AGENTMITRA_DEMO_PG_PORT=$(free_port) AGENTMITRA_DEMO_API_PORT=$(free_port) AGENTMITRA_DEMO_ADMIN_PORT=$(free_port)
 export DEMO_TRAFFIC_RATE=20 DEMO_TRAFFIC_SECONDS=300
 web_port=$(free_port)
@@ -54,7 +44,7 @@ sed -e "s#127.0.0.1:8000#127.0.0.1:$AGENTMITRA_DEMO_API_PORT#g" -e "s#127.0.0.1:
     examples/agentmitra.yml >"$work/agentmitra.yml"
 "$exporter" --config.file "$work/agentmitra.yml" --config.check >/dev/null || fail "config check"
 "$exporter" --config.file "$work/agentmitra.yml" --web.listen-address "127.0.0.1:$web_port" >"$work/exporter.log" 2>&1 &
-exporter_pid=$!
+track_pid "$!" exporter
 
 # The families the default config defines, and what every sampler must report.
 families=(agentmitra_login_attempts_total agentmitra_login_duration_seconds_bucket agentmitra_api_requests_total

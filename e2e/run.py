@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Assertions of the end-to-end test; scripts/e2e-test.sh starts everything and runs this.
+"""Assertions of the end-to-end test; e2e/test.sh starts everything and runs this.
 
 With PostgreSQL, the demo API, mitra-exporter, Prometheus (rules: the test overlay of
 alerts/) and Alertmanager (deploy/alertmanager/alertmanager.yml pointed at the webhook

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Small loopback servers for the end-to-end test (scripts/e2e-test.sh).
+"""Small loopback servers for the end-to-end test (e2e/test.sh).
 
     servers.py webhook --port P --out FILE     Alertmanager webhook receiver: every POST is
                                                appended to FILE as one JSON line

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Helpers for reliability/run.sh: fault servers, raw-socket abuse, scrape loops.
+"""Helpers for reliability/test.sh: fault servers, raw-socket abuse, scrape loops.
 
   tools.py serve HTTP_PORT BLACKHOLE_PORT TOKEN   fault HTTP server + a TCP port that never answers
   tools.py malformed PORT                         malformed requests; the server must stay up

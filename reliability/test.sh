@@ -33,8 +33,7 @@ else
 fi
 P99_LIMIT_MS=${P99_LIMIT_MS:-500}
 
-bin=$(exporter_binary)
-[ -n "$bin" ] && [ -x "$bin" ] || { echo "reliability: no exporter binary (run 'make build' or set MITRA_EXPORTER_BIN)" >&2; exit 2; }
+need_exporter_binary reliability
 for tool in wrk curl openssl python3; do
     command -v $tool >/dev/null || { echo "reliability: $tool is required" >&2; exit 2; }
 done

@@ -4,7 +4,7 @@
 # PYTHONDONTWRITEBYTECODE.
 #
 #   Clean exit      make_work_dir, on_exit, track_pid, pg_start, pg_stop_on_exit
-#   Processes       free_port, stop_processes, wait_for_url, exporter_binary
+#   Processes       free_port, stop_processes, wait_for_url, exporter_binary, need_exporter_binary
 #   Dependencies    need_apt, need_python_yaml
 #   Reporting       step, summary (the "ok   name" / "FAIL name" lines and "N passed, N failed")
 #
@@ -121,6 +121,13 @@ exporter_binary() {
             return
         fi
     done
+}
+
+# need_exporter_binary AREA: $bin is exporter_binary's answer, or the script exits 2 saying
+# how to get one.
+need_exporter_binary() {
+    bin=$(exporter_binary)
+    [ -n "$bin" ] && [ -x "$bin" ] || { echo "$1: no exporter binary (make build, or set MITRA_EXPORTER_BIN)" >&2; exit 2; }
 }
 
 # --- dependencies -----------------------------------------------------------------------------

@@ -22,8 +22,7 @@ MEASURE_SECONDS=${MEASURE_SECONDS:-20}
 INSERT_RATE=${INSERT_RATE:-200}
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
-bin=$(exporter_binary)
-[ -n "$bin" ] && [ -x "$bin" ] || { echo "bench/incremental: no exporter binary (make build, or set MITRA_EXPORTER_BIN)" >&2; exit 2; }
+need_exporter_binary bench/incremental
 
 make_work_dir bench-incr
 pids=()

@@ -26,8 +26,7 @@ INTERVAL=${INTERVAL:-15}
 DURATION=${DURATION:-30}
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
-bin=$(exporter_binary)
-[ -n "$bin" ] && [ -x "$bin" ] || { echo "bench/scale: no exporter binary (make build, or set MITRA_EXPORTER_BIN)" >&2; exit 2; }
+need_exporter_binary bench/scale
 
 make_work_dir bench-scale
 pids=()

@@ -25,6 +25,10 @@ fail() { echo "demo/test.sh: FAIL: $*" >&2; exit 1; }
 make_work_dir demo-test
 on_exit 'bash scripts/demo-world.sh stop "$work/world" >/dev/null 2>&1'
 
+# The metadata comparison at the end is only as good as its own table tests.
+PYTHONPATH="$root/tools" python3 -m unittest -q mitratest.test_metadata 2>"$work/metadata-tests.log" ||
+    { cat "$work/metadata-tests.log" >&2; fail "tools/mitratest/test_metadata.py"; }
+
 artifacts=${MITRA_TEST_ARTIFACTS:-/tmp/mitra-test-artifacts}
 if ! command -v chromium >/dev/null 2>&1; then
     echo "== installing chromium (Debian package) for the status page check"

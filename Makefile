@@ -69,7 +69,7 @@ bench: deps revision
 reliability: deps revision
 	$(SWIFT) build $(RELEASE) --product mitra-exporter
 	@bash scripts/minidebuginfo.sh $(RELEASE_BIN)
-	bash reliability/run.sh
+	bash reliability/test.sh
 	bash reliability/leaks.sh
 
 # The release flags, for scripts that build on their own (one set, or SwiftPM rebuilds all).

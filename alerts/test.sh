@@ -4,7 +4,7 @@
 # Run from anywhere; needs promtool (Debian: prometheus) and python3 with PyYAML.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
-. tools/testlib.sh
+. scripts/lib.sh
 
 need_python_yaml || exit 1
 command -v promtool >/dev/null || need_apt prometheus || exit 1

@@ -2,7 +2,8 @@
 # End-to-end check of the demo world: starts it on free loopback ports, runs the exporter on
 # examples/agentmitra.yml (ports rewritten), and requires every metric family of the default
 # config with real values within one minute, every check and scenario passing, a failure
-# switch showing up in the metrics, and no secret in /metrics, the status page or the logs.
+# switch showing up in the metrics, no secret in /metrics, the status page or the logs, and
+# the metadata of /metrics (names, types, HELP, label names) equal to demo/golden/.
 # The status page is loaded in headless Chromium (Debian's `chromium`, installed here when
 # missing) while the world is healthy and during the failure switch: its KPI board must mark
 # the broken KPIs failing; screenshots are kept in $MITRA_TEST_ARTIFACTS (default
@@ -18,28 +19,22 @@ export AGENTMITRA_DEMO_API_BIN=${AGENTMITRA_DEMO_API_BIN:-$root/.build/debug/age
 [ -x "$exporter" ] || { echo "demo/test.sh: $exporter not built" >&2; exit 1; }
 [ -x "$AGENTMITRA_DEMO_API_BIN" ] || { echo "demo/test.sh: $AGENTMITRA_DEMO_API_BIN not built" >&2; exit 1; }
 
-work=$(mktemp -d /tmp/agentmitra-demo-test.XXXXXX)
-chmod 755 "$work"
-exporter_pid=""
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 fail() { echo "demo/test.sh: FAIL: $*" >&2; exit 1; }
-cleanup() {
-    if [ -n "$exporter_pid" ]; then kill "$exporter_pid" 2>/dev/null || true; wait "$exporter_pid" 2>/dev/null || true; fi
-    bash scripts/demo-world.sh stop "$work/world" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+make_work_dir demo-test
+on_exit 'bash scripts/demo-world.sh stop "$work/world" >/dev/null 2>&1'
+
+# The metadata comparison at the end is only as good as its own table tests.
+PYTHONPATH="$root/tools" python3 -m unittest -q mitratest.test_metadata 2>"$work/metadata-tests.log" ||
+    { cat "$work/metadata-tests.log" >&2; fail "tools/mitratest/test_metadata.py"; }
 
 artifacts=${MITRA_TEST_ARTIFACTS:-/tmp/mitra-test-artifacts}
 if ! command -v chromium >/dev/null 2>&1; then
     echo "== installing chromium (Debian package) for the status page check"
-    command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ] || fail "chromium is missing: install the Debian package chromium"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 ||
-        { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; } || fail "cannot install chromium"
+    need_apt chromium || fail "chromium is missing: install the Debian package chromium"
 fi
 
-# shellcheck source=scripts/lib.sh
-. scripts/lib.sh
 export AGENTMITRA_DEMO_PG_PORT=$(free_port) AGENTMITRA_DEMO_API_PORT=$(free_port) AGENTMITRA_DEMO_ADMIN_PORT=$(free_port)
 export DEMO_TRAFFIC_RATE=20 DEMO_TRAFFIC_SECONDS=300
 web_port=$(free_port)
@@ -54,7 +49,7 @@ sed -e "s#127.0.0.1:8000#127.0.0.1:$AGENTMITRA_DEMO_API_PORT#g" -e "s#127.0.0.1:
     examples/agentmitra.yml >"$work/agentmitra.yml"
 "$exporter" --config.file "$work/agentmitra.yml" --config.check >/dev/null || fail "config check"
 "$exporter" --config.file "$work/agentmitra.yml" --web.listen-address "127.0.0.1:$web_port" >"$work/exporter.log" 2>&1 &
-exporter_pid=$!
+track_pid "$!" exporter
 
 # The families the default config defines, and what every sampler must report.
 families=(agentmitra_login_attempts_total agentmitra_login_duration_seconds_bucket agentmitra_api_requests_total
@@ -62,9 +57,15 @@ families=(agentmitra_login_attempts_total agentmitra_login_duration_seconds_buck
           probe_success mitra_scenario_success pg_up pg_stat_database_xact_commit pg_stat_user_tables_seq_scan)
 started=$(date +%s)
 metrics=""
+# Every page scraped is kept for the metadata comparison at the end.
+mkdir -p "$work/scrapes"
+scrape() {
+    metrics=$(curl -sf "http://127.0.0.1:$web_port/metrics" || true)
+    printf '%s\n' "$metrics" >"$work/scrapes/$(date +%s%N).txt"
+}
 while :; do
     elapsed=$(( $(date +%s) - started ))
-    metrics=$(curl -sf "http://127.0.0.1:$web_port/metrics" || true)
+    scrape
     missing=()
     for family in "${families[@]}"; do
         grep -qE "^${family}(\{| )" <<<"$metrics" || missing+=("$family")
@@ -92,7 +93,7 @@ python3 demo/browser_check.py "http://127.0.0.1:$web_port/" healthy "$artifacts"
 
 bash scripts/demo-world.sh switch "$work/world" '{"failing_routes":["/leads/"],"login_disabled_roles":["role-policyholder"]}' >/dev/null
 for _ in $(seq 1 30); do
-    metrics=$(curl -sf "http://127.0.0.1:$web_port/metrics" || true)
+    scrape
     if grep -qE '^probe_success\{check="leads".*\} 0$' <<<"$metrics" &&
        grep -qE '^mitra_scenario_success\{scenario="login-policyholder".*\} 0$' <<<"$metrics" &&
        grep -qE '^agentmitra_login_attempts_total\{.*role="role-policyholder",outcome="error"\} [1-9]' <<<"$metrics"; then
@@ -108,6 +109,7 @@ python3 demo/browser_check.py "http://127.0.0.1:$web_port/" fault "$artifacts" -
     --failing-collector leads --failing-collector login-policyholder ||
     fail "status page in the browser, failing /leads/ and policyholder logins"
 bash scripts/demo-world.sh switch "$work/world" clear >/dev/null
+scrape
 
 status_page=$(curl -sf "http://127.0.0.1:$web_port/" || true)
 [ -n "$status_page" ] || fail "no status page"
@@ -118,4 +120,12 @@ for secret in "${secrets[@]}"; do
     grep -qF -- "$secret" "$work/exporter.log" "$work/world/api.log" && fail "a secret appears in a log"
 done
 echo "== no secret in /metrics, the status page or the logs"
+
+# The metadata of /metrics (family names, types, HELP, label names) is the golden file's: a
+# renamed metric, a changed HELP or an added or removed label fails here. The baseline is the
+# page on which every family of the config first had real values; families that appear only
+# later (traffic, the failure switch) may be missing on another run. MITRA_UPDATE_GOLDEN=1
+# rewrites the golden file from this run.
+PYTHONPATH="$root/tools" python3 -m mitratest.metadata --golden demo/golden/metrics-metadata.txt \
+    --baseline "$work/metrics.txt" "$work"/scrapes/*.txt || fail "/metrics metadata differs from demo/golden/metrics-metadata.txt"
 echo "== demo world test passed"

@@ -13,7 +13,8 @@
 # (default ~/.cache/mitra-exporter/ops-venv).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
-. tools/testlib.sh
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 need_python_yaml || exit 1
 command -v promtool >/dev/null || need_apt prometheus || exit 1
@@ -29,17 +30,9 @@ if [ "$(cat "$VENV/.packages" 2>/dev/null)" != "$PIP_PACKAGES" ]; then
     echo "$PIP_PACKAGES" > "$VENV/.packages"
 fi
 
-# shellcheck source=scripts/lib.sh
-. scripts/lib.sh
 BIN="$(exporter_binary)"
-
-TMP="$(mktemp -d)"
-EXPORTER_PID=""
-cleanup() {
-    [ -n "$EXPORTER_PID" ] && kill "$EXPORTER_PID" 2>/dev/null
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+make_work_dir deploy-test
+TMP=$work
 
 need_binary() {
     [ -n "$BIN" ] && [ -x "$BIN" ] && return 0
@@ -190,14 +183,15 @@ hadolint_clean() {
 # Runs the image's HEALTHCHECK command, as written in the Dockerfile, against a live exporter.
 healthcheck_works() {
     need_binary || return 1
-    local port=19741
+    local port; port=$(free_port)
     cat > "$TMP/health.yml" <<'EOF'
 checks:
   - name: unreachable
     url: http://127.0.0.1:9/
 EOF
     "$BIN" --config.file="$TMP/health.yml" --web.listen-address="127.0.0.1:$port" >"$TMP/health.log" 2>&1 &
-    EXPORTER_PID=$!
+    local exporter_pid=$!
+    track_pid "$exporter_pid" exporter
     local command=() _
     mapfile -d '' -t command < <(python3 deploy/check_deploy.py healthcheck | sed "s#/9741#/$port#g")
     for _ in $(seq 1 50); do
@@ -205,7 +199,7 @@ EOF
         sleep 0.2
     done
     "${command[@]}" || { echo "health check failed against a live exporter"; cat "$TMP/health.log"; return 1; }
-    kill "$EXPORTER_PID"; wait "$EXPORTER_PID" 2>/dev/null; EXPORTER_PID=""
+    stop_processes "$exporter_pid"
     # ... and fails when nothing listens.
     ! "${command[@]}" 2>/dev/null
 }
@@ -249,5 +243,5 @@ step "Dockerfile HEALTHCHECK works against a live exporter" healthcheck_works
 step "binary needs only libraries of the runtime image's packages (ldd)" binary_libraries
 step "prometheus.yml passes promtool check config" prometheus_config
 step "alertmanager.yml passes amtool check-config and routes by severity" alertmanager_config
-step "test scripts pass shellcheck" "$VENV/bin/shellcheck" -x alerts/test.sh dashboards/test.sh deploy/test.sh tools/testlib.sh
+step "test scripts pass shellcheck" "$VENV/bin/shellcheck" -x alerts/test.sh dashboards/test.sh deploy/test.sh scripts/lib.sh
 summary deploy

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Assertions of the end-to-end test; scripts/e2e-test.sh starts everything and runs this.
+"""Assertions of the end-to-end test; e2e/test.sh starts everything and runs this.
 
 With PostgreSQL, the demo API, mitra-exporter, Prometheus (rules: the test overlay of
 alerts/) and Alertmanager (deploy/alertmanager/alertmanager.yml pointed at the webhook
@@ -522,15 +522,20 @@ def dashboard_expressions(directory):
             for target in panel.get("targets", []):
                 if target.get("expr"):
                     yield f'{name} panel "{panel.get("title")}" {target.get("refId")}', target["expr"]
-        for variable in dashboard.get("templating", {}).get("list", []):
-            if variable.get("type") != "query":
-                continue
-            query = variable["query"]["query"] if isinstance(variable["query"], dict) else variable["query"]
-            match = re.fullmatch(r"label_values\((.*),\s*(\w+)\)", query, flags=re.S)
+        for variable, query, match in query_variables(dashboard):
             if match:
                 yield f"{name} variable ${variable['name']}", match.group(1)
             elif not query.startswith("label_values("):
                 yield f"{name} variable ${variable['name']}", query
+
+
+def query_variables(dashboard):
+    """(variable, query, label_values match or None) of each query variable of a dashboard."""
+    for variable in dashboard.get("templating", {}).get("list", []):
+        if variable.get("type") != "query":
+            continue
+        query = variable["query"]["query"] if isinstance(variable["query"], dict) else variable["query"]
+        yield variable, query, re.fullmatch(r"label_values\((.*),\s*(\w+)\)", query, flags=re.S)
 
 
 def substitute(expr, range_seconds, values=None):
@@ -553,11 +558,7 @@ def dashboard_variables(directory):
     for path in sorted(glob.glob(os.path.join(directory, "*.json"))):
         with open(path) as handle:
             dashboard = json.load(handle)
-        for variable in dashboard.get("templating", {}).get("list", []):
-            if variable.get("type") != "query":
-                continue
-            query = variable["query"]["query"] if isinstance(variable["query"], dict) else variable["query"]
-            match = re.fullmatch(r"label_values\((.*),\s*(\w+)\)", query, flags=re.S)
+        for variable, _, match in query_variables(dashboard):
             if match:
                 yield os.path.basename(path), variable["name"], match.group(1), match.group(2)
 

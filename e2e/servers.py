@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Small loopback servers for the end-to-end test (scripts/e2e-test.sh).
+"""Small loopback servers for the end-to-end test (e2e/test.sh), on tools/mitratest/stub.py.
 
     servers.py webhook --port P --out FILE     Alertmanager webhook receiver: every POST is
                                                appended to FILE as one JSON line
@@ -11,75 +11,25 @@
                                                The example configuration with its receivers
                                                pointed at the webhook and timings shortened.
 
-Python 3 standard library only, except alertmanager-config (PyYAML, from `make deps`).
+Python 3 standard library only (and tools/mitratest), except alertmanager-config (PyYAML, from `make deps`).
 """
 
 import argparse
-import json
-import signal
+import os
 import socket
-import ssl
 import sys
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-
-class Quiet(BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from mitratest import stub  # noqa: E402
 
 
 def webhook(port, out):
-    lock = threading.Lock()
-
-    class Handler(Quiet):
-        def do_POST(self):
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length)
-            try:
-                payload = json.loads(body)
-            except ValueError:
-                payload = {"unparsable": body.decode("utf-8", "replace")}
-            line = json.dumps({"received": time.time(), "path": self.path, "payload": payload})
-            with lock, open(out, "a") as handle:
-                handle.write(line + "\n")
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-    serve(ThreadingHTTPServer(("127.0.0.1", port), Handler))
+    stub.serve({"POST *": stub.record_json(out), "GET *": stub.reply(200, b"ok")}, port=port)
 
 
 def tls(port, cert, key):
-    class Handler(Quiet):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", "3")
-            self.end_headers()
-            self.wfile.write(b"ok\n")
-
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    serve(server)
-
-
-def serve(server):
-    # SIGTERM from the test's cleanup ends serve_forever cleanly.
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
-    server.daemon_threads = True
-    server.serve_forever(poll_interval=0.2)
-    server.server_close()
+    stub.serve({"GET *": stub.reply(200, b"ok\n", "text/plain")}, port=port, tls=(cert, key))
 
 
 def free_ports(count):

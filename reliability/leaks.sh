@@ -32,22 +32,15 @@ fi
 grep -E "Build complete" /tmp/mitra-asan-build.log || true
 bin="$root/$build/debug/mitra-exporter"
 
-work=$(mktemp -d /tmp/mitra-leaks.XXXXXX)
-chmod 755 "$work"
-pg_port=""; exporter_pid=""; world=0
-cleanup() {
-    if [ -n "$exporter_pid" ]; then kill -9 "$exporter_pid" 2>/dev/null || true; fi
-    [ -n "$pg_port" ] && scripts/pg-test-cluster.sh stop "$work/pg" "$pg_port" >/dev/null 2>&1 || true
-    [ $world = 1 ] && bash scripts/demo-world.sh stop "$work/world" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+make_work_dir leaks
+exporter_pid=""
+on_exit 'bash scripts/demo-world.sh stop "$work/world" >/dev/null 2>&1'
+on_exit '[ -z "$exporter_pid" ] || kill -9 "$exporter_pid" 2>/dev/null'
 failures=0
 
 echo "== 1. every Swift test under LeakSanitizer"
 pg_port=$(free_port)
-scripts/pg-test-cluster.sh start "$work/pg" "$pg_port" >/dev/null
+pg_start "$work/pg" "$pg_port" >/dev/null
 eval "$(scripts/pg-test-cluster.sh env "$work/pg" "$pg_port")"
 export MITRA_TEST_REQUIRE_PG=1
 if swift test --sanitize=address --build-path "$build" --skip-build --no-parallel --disable-xctest >"$work/tests.log" 2>&1 \
@@ -60,12 +53,10 @@ else
     grep -A25 -m3 -E "^(Direct|Indirect) leak|ERROR: AddressSanitizer" "$work/tests.log" | grep "/work\|Sources\|Tests" | head -30
 fi
 scripts/pg-test-cluster.sh stop "$work/pg" "$pg_port" >/dev/null 2>&1 || true
-pg_port=""
 
 echo "== 2. the instrumented exporter on the demo world for ${LEAK_SECONDS}s"
 export AGENTMITRA_DEMO_PG_PORT=$(free_port) AGENTMITRA_DEMO_API_PORT=$(free_port) AGENTMITRA_DEMO_ADMIN_PORT=$(free_port)
 export AGENTMITRA_DEMO_API_BIN="$root/$build/debug/agentmitra-demo-api" DEMO_TRAFFIC_RATE=10 DEMO_TRAFFIC_SECONDS=$((LEAK_SECONDS + 120))
-world=1
 bash scripts/demo-world.sh start "$work/world" >/dev/null
 # shellcheck disable=SC1091
 . "$work/world/demo.env"

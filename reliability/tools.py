@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Helpers for reliability/run.sh: fault servers, raw-socket abuse, scrape loops.
+"""Helpers for reliability/test.sh: fault servers, raw-socket abuse, scrape loops.
 
   tools.py serve HTTP_PORT BLACKHOLE_PORT TOKEN   fault HTTP server + a TCP port that never answers
   tools.py malformed PORT                         malformed requests; the server must stay up
@@ -9,81 +9,23 @@
 
 Everything binds to 127.0.0.1 and every loop and wait is bounded.
 """
-import http.server
 import json
 import os
 import signal
 import socket
-import socketserver
-import struct
 import sys
 import threading
 import time
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from mitratest import stub  # noqa: E402
 
 BIG_BYTES = 100 * 1024 * 1024
 
 
 def log(message):
     print(f"tools: {message}", file=sys.stderr, flush=True)
-
-
-class FaultHandler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    token = ""
-
-    def log_message(self, *args):
-        pass
-
-    def send_plain(self, status, body):
-        self.send_response(status)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self):
-        path = self.path.split("?")[0]
-        try:
-            if path == "/ok":
-                # The check sends the token from ${env:...}: proves the secret is live in the exporter.
-                if self.headers.get("Authorization") != f"Bearer {self.token}":
-                    self.send_plain(401, b"missing token\n")
-                else:
-                    self.send_plain(200, b'{"status": "ok"}\n')
-            elif path == "/hang":
-                time.sleep(30)
-                self.close_connection = True
-            elif path == "/reset":
-                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                self.connection.close()
-                self.close_connection = True
-            elif path == "/drip":
-                self.send_response(200)
-                self.send_header("Content-Length", "1000")
-                self.end_headers()
-                for _ in range(150):  # 30 s at most
-                    self.wfile.write(b"x")
-                    self.wfile.flush()
-                    time.sleep(0.2)
-                self.close_connection = True
-            elif path == "/big":
-                self.send_response(200)
-                self.send_header("Content-Length", str(BIG_BYTES))
-                self.end_headers()
-                chunk = b"y" * (1024 * 1024)
-                for _ in range(BIG_BYTES // len(chunk)):
-                    self.wfile.write(chunk)
-                self.close_connection = True
-            else:
-                self.send_plain(404, b"not found\n")
-        except (BrokenPipeError, ConnectionResetError, OSError):
-            self.close_connection = True
-
-
-class ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
 
 
 def blackhole(port, stop):
@@ -106,13 +48,17 @@ def blackhole(port, stop):
 
 
 def serve(http_port, blackhole_port, token):
-    FaultHandler.token = token
     stop = threading.Event()
     threading.Thread(target=blackhole, args=(blackhole_port, stop), daemon=True).start()
-    server = ThreadingServer(("127.0.0.1", http_port), FaultHandler)
-    signal.signal(signal.SIGTERM, lambda *_: (stop.set(), threading.Thread(target=server.shutdown).start()))
     log(f"fault server on 127.0.0.1:{http_port}, blackhole on 127.0.0.1:{blackhole_port}")
-    server.serve_forever(poll_interval=0.2)
+    stub.serve({
+        # The check sends the token from ${env:...}: proves the secret is live in the exporter.
+        "GET /ok": stub.require_bearer(token, stub.reply(200, b'{"status": "ok"}\n', "text/plain")),
+        "GET /hang": stub.hang(30),
+        "GET /reset": stub.reset(),
+        "GET /drip": stub.drip(declared=1000, count=150, every=0.2),  # 30 s at most
+        "GET /big": stub.big(BIG_BYTES),
+    }, port=http_port, http11=True, on_stop=stop.set)
 
 
 def http_get(port, path="/-/healthy", timeout=3.0):

@@ -11,15 +11,10 @@ exporter=${MITRA_EXPORTER_BIN:-$root/.build/release/mitra-exporter}
 export AGENTMITRA_DEMO_API_BIN=${AGENTMITRA_DEMO_API_BIN:-$root/.build/release/agentmitra-demo-api}
 [ -x "$exporter" ] && [ -x "$AGENTMITRA_DEMO_API_BIN" ] || { echo "demo: run 'make demo' (it builds the binaries first)" >&2; exit 1; }
 
-exporter_pid=""
-stop_all() {
-    trap - EXIT INT TERM
-    echo
-    echo "demo: stopping"
-    if [ -n "$exporter_pid" ]; then kill "$exporter_pid" 2>/dev/null || true; wait "$exporter_pid" 2>/dev/null || true; fi
-    bash scripts/demo-world.sh stop "$dir" || true
-}
-trap stop_all EXIT
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+on_exit 'echo; echo "demo: stopping"; bash scripts/demo-world.sh stop "$dir"'
+# Ctrl-C is how a demo ends, not a failure.
 trap 'exit 0' INT TERM
 
 bash scripts/demo-world.sh start "$dir" >/dev/null
@@ -27,6 +22,7 @@ bash scripts/demo-world.sh start "$dir" >/dev/null
 . "$dir/demo.env"
 "$exporter" --config.file examples/agentmitra.yml --web.listen-address "127.0.0.1:$port" 2>"$dir/exporter.log" &
 exporter_pid=$!
+track_pid "$exporter_pid" exporter
 
 for _ in $(seq 1 300); do
     curl -sf -o /dev/null "http://127.0.0.1:$port/-/ready" && break

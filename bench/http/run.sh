@@ -20,18 +20,13 @@ HERE="$ROOT/bench/http"
 cd "$ROOT"
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
-bin=$(exporter_binary)
-[ -n "$bin" ] && [ -x "$bin" ] || { echo "bench/http: no exporter binary (make build, or set MITRA_EXPORTER_BIN)" >&2; exit 2; }
+need_exporter_binary bench/http
 command -v prometheus-blackbox-exporter >/dev/null || { echo "bench/http: prometheus-blackbox-exporter is required (make deps)" >&2; exit 2; }
 
-WORK=$(mktemp -d /tmp/mitra-bench-http.XXXXXX)
+make_work_dir bench-http
+WORK=$work
 PIDS=()
-cleanup() {
-    stop_processes "${PIDS[@]}"
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+on_exit 'stop_processes "${PIDS[@]}"'
 
 python3 "$HERE/target_server.py" "$WORK/target.port" &
 PIDS+=($!)

@@ -22,20 +22,13 @@ MEASURE_SECONDS=${MEASURE_SECONDS:-20}
 INSERT_RATE=${INSERT_RATE:-200}
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
-bin=$(exporter_binary)
-[ -n "$bin" ] && [ -x "$bin" ] || { echo "bench/incremental: no exporter binary (make build, or set MITRA_EXPORTER_BIN)" >&2; exit 2; }
+need_exporter_binary bench/incremental
 
-work=$(mktemp -d /tmp/mitra-bench-incr.XXXXXX)
-chmod 755 "$work"
+make_work_dir bench-incr
 pids=()
 pg_port=""
-cleanup() {
-    stop_processes "${pids[@]}"
-    [ -n "$pg_port" ] && scripts/pg-test-cluster.sh stop "$work/pg" "$pg_port" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+on_exit '[ -z "$pg_port" ] || scripts/pg-test-cluster.sh stop "$work/pg" "$pg_port" >/dev/null 2>&1'
+on_exit 'stop_processes "${pids[@]}"'
 
 psql_as() { # USER SQL...
     local user=$1; shift

@@ -23,16 +23,11 @@ interval_s=${BENCH_INTERVAL:-3}
 
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
-work=$(mktemp -d /tmp/mitra-bench.XXXXXX); chmod 755 "$work"
+make_work_dir bench
 pg_port=$(free_port); mitra_port=$(free_port); pgexp_port=$(free_port)
 pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    scripts/pg-test-cluster.sh stop "$work/pg" "$pg_port" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+pg_stop_on_exit "$work/pg" "$pg_port"
+on_exit 'stop_processes "${pids[@]}"'
 
 echo "== PostgreSQL on 127.0.0.1:$pg_port"
 scripts/pg-test-cluster.sh start "$work/pg" "$pg_port"

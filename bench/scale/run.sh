@@ -26,22 +26,15 @@ INTERVAL=${INTERVAL:-15}
 DURATION=${DURATION:-30}
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
-bin=$(exporter_binary)
-[ -n "$bin" ] && [ -x "$bin" ] || { echo "bench/scale: no exporter binary (make build, or set MITRA_EXPORTER_BIN)" >&2; exit 2; }
+need_exporter_binary bench/scale
 
-work=$(mktemp -d /tmp/mitra-bench-scale.XXXXXX)
-chmod 755 "$work"
+make_work_dir bench-scale
 pids=()
 exporter=""
 pg_port=""
-cleanup() {
-    [ -n "$exporter" ] && stop_processes "$exporter"
-    stop_processes "${pids[@]}"
-    [ -n "$pg_port" ] && scripts/pg-test-cluster.sh stop "$work/pg" "$pg_port" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+on_exit '[ -z "$pg_port" ] || scripts/pg-test-cluster.sh stop "$work/pg" "$pg_port" >/dev/null 2>&1'
+on_exit 'stop_processes "${pids[@]}"'
+on_exit '[ -z "$exporter" ] || stop_processes "$exporter"'
 
 clk_tck=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

@@ -9,7 +9,7 @@
 # records every notification. Then e2e/run.py injects failures and checks the alerts, and
 # evaluates every dashboard and rule expression. Everything started is stopped on exit.
 #
-#   scripts/e2e-test.sh              run from the repository root, as root, after
+#   e2e/test.sh              run from the repository root, as root, after
 #                                    `make deps` and `swift build` (binaries in .build/debug)
 #   E2E_BIN_DIR=DIR                  take mitra-exporter and agentmitra-demo-api from DIR
 #   E2E_KEEP=1                       keep the temporary directory (logs, TSDB, notifications)
@@ -17,7 +17,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-export PYTHONDONTWRITEBYTECODE=1
 
 bin_dir=${E2E_BIN_DIR:-$root/.build/debug}
 exporter_bin=$bin_dir/mitra-exporter
@@ -40,84 +39,37 @@ python3 -c 'import yaml' 2>/dev/null || fail "python3-yaml is missing: run \`mak
 [ "$(id -u)" -eq 0 ] || fail "run as root (PostgreSQL is started as the postgres user)"
 
 started_at=$(date +%s)
-work=$(mktemp -d /tmp/mitra-e2e.XXXXXX)
-chmod 755 "$work"
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+make_work_dir e2e "${E2E_KEEP:-0}"
 mkdir -p "$work/logs"
-pids=()
-names=()
-pg_port=""
 result=1
 
-stop_all() {
-    local i pid
-    # The assertions restart the exporter (an outage, then a counter reset): the running one
-    # is the pid in exporter.pid, which may not be in `pids`.
-    if [ -f "$work/exporter.pid" ]; then
-        pid=$(cat "$work/exporter.pid")
-        if [[ " ${pids[*]} " != *" $pid "* ]] && kill -TERM "$pid" 2>/dev/null; then
-            for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-    fi
-    # Newest first: Prometheus stops before the exporter it scrapes, the API before its database.
-    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-        pid=${pids[$i]}
-        kill -TERM "$pid" 2>/dev/null || continue
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        if kill -0 "$pid" 2>/dev/null; then
-            echo "e2e: ${names[$i]} (pid $pid) ignored SIGTERM; killing it" >&2
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-        wait "$pid" 2>/dev/null || true
+# On a failure, the last lines of every log (before the work directory goes).
+show_logs() {
+    [ "$result" -ne 0 ] || return 0
+    local log
+    for log in "$work"/logs/*.log; do
+        [ -s "$log" ] || continue
+        echo "--- last lines of $(basename "$log")"
+        tail -n 15 "$log" | sed 's/^/    /'
     done
-    pids=()
-    names=()
-    if [ -f "$work/standby/data/postmaster.pid" ]; then
-        runuser -u postgres -- "$pg_bin/pg_ctl" -D "$work/standby/data" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
-    fi
-    if [ -n "$pg_port" ] && [ -d "$work/pg" ]; then
-        scripts/pg-test-cluster.sh stop "$work/pg" "$pg_port" >/dev/null 2>&1 || true
-    fi
 }
+on_exit show_logs
 
-cleanup() {
-    local status=$?
-    trap - EXIT INT TERM
-    stop_all
-    if [ "$result" -ne 0 ]; then
-        for log in "$work"/logs/*.log; do
-            [ -s "$log" ] || continue
-            echo "--- last lines of $(basename "$log")"
-            tail -n 15 "$log" | sed 's/^/    /'
-        done
-    fi
-    if [ "${E2E_KEEP:-0}" = 1 ]; then
-        echo "e2e: kept $work"
-    else
-        rm -rf "$work"
-    fi
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# start NAME COMMAND...: runs COMMAND in the background with its output in logs/NAME.log.
+# start NAME COMMAND...: runs COMMAND in the background with its output in logs/NAME.log,
+# stopped on exit (newest first: Prometheus before the exporter it scrapes, the API before
+# its database).
 start() {
     local name=$1
     shift
     "$@" >"$work/logs/$name.log" 2>&1 &
-    pids+=("$!")
-    names+=("$name")
+    track_pid "$!" "$name"
 }
 
 # wait_http NAME URL SECONDS: polls URL until it answers 2xx, or fails the test.
 wait_http() {
-    local name=$1 url=$2 seconds=$3 deadline
-    deadline=$(($(date +%s) + seconds))
-    until curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; do
-        [ "$(date +%s)" -lt "$deadline" ] || fail "$name did not answer $url within ${seconds}s (see logs/$name.log)"
-        sleep 0.2
-    done
+    wait_for_url "$2" "$3" || fail "$1 did not answer $2 within ${3}s (see logs/$1.log)"
 }
 
 secret() { python3 -c 'import secrets; print(secrets.token_hex(12))'; }
@@ -126,7 +78,7 @@ read -r pg_port standby_port api_port admin_port tls_port exporter_port prom_por
     < <(python3 e2e/servers.py free-ports 9)
 
 echo "== PostgreSQL on 127.0.0.1:$pg_port"
-scripts/pg-test-cluster.sh start "$work/pg" "$pg_port"
+pg_start "$work/pg" "$pg_port"
 eval "$(scripts/pg-test-cluster.sh env "$work/pg" "$pg_port")"
 demo_password="demo $(secret)"
 api_password=$(secret)
@@ -154,6 +106,7 @@ SQL
 
 # A streaming standby, so that the primary's pg_stat_replication (and its panels) has a row.
 echo "== PostgreSQL standby on 127.0.0.1:$standby_port"
+on_exit '[ ! -f "$work/standby/data/postmaster.pid" ] || runuser -u postgres -- "$pg_bin/pg_ctl" -D "$work/standby/data" -m immediate -w -t 30 stop >/dev/null 2>&1'
 mkdir -p "$work/standby"
 chown postgres: "$work/standby"
 chmod 700 "$work/standby"
@@ -190,7 +143,10 @@ export E2E_PG_PORT=$pg_port E2E_PG_MONITOR_PASSWORD=$MITRA_TEST_PG_MONITOR_PASSW
 exporter_started=$(date +%s)
 exporter_cmd=("$exporter_bin" --config.file e2e/exporter.yml --web.listen-address "127.0.0.1:$exporter_port" --log.level warn)
 start exporter "${exporter_cmd[@]}"
-echo "${pids[-1]}" >"$work/exporter.pid"
+echo "$!" >"$work/exporter.pid"
+# The assertions restart the exporter (an outage, then a counter reset): the one running at
+# exit is the pid in exporter.pid.
+on_exit '[ ! -f "$work/exporter.pid" ] || stop_processes "$(cat "$work/exporter.pid")"'
 wait_http exporter "http://127.0.0.1:$exporter_port/-/ready" 30
 
 echo "== rules overlay (--max-for $max_for --for-divisor $for_divisor --window-divisor $window_divisor)"
@@ -234,8 +190,7 @@ E2E_ADMIN_SECRET=$admin_secret timeout --signal=TERM 1200 python3 e2e/run.py --p
     --psql "$pg_bin/psql" --exporter-pidfile "$work/exporter.pid" --exporter-log "$work/logs/exporter.log" \
     --exporter-url "http://127.0.0.1:$exporter_port" --exporter-cmd "$(python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' "${exporter_cmd[@]}")" \
     --dashboards dashboards --started "$exporter_started" ${E2E_ONLY:+--only "$E2E_ONLY"} &
-pids+=("$!")
-names+=(assertions)
+track_pid "$!" assertions
 set +e
 wait "$!"
 result=$?

@@ -12,7 +12,7 @@
 #   - no known test secret in any log line, metric or page produced;
 #   - (full mode) an accelerated soak sampling RSS and fds.
 #
-#   reliability/run.sh [--quick]
+#   reliability/test.sh [--quick]     (--quick: the subset `make test` runs)
 #
 # Environment: MITRA_EXPORTER_BIN (default .build/release/mitra-exporter, else .build/debug),
 # LOAD_SECONDS (30; quick 10), SOAK_SECONDS (300; quick: no soak), PG_RESTARTS (8; quick 3),
@@ -33,25 +33,14 @@ else
 fi
 P99_LIMIT_MS=${P99_LIMIT_MS:-500}
 
-bin=$(exporter_binary)
-[ -n "$bin" ] && [ -x "$bin" ] || { echo "reliability: no exporter binary (run 'make build' or set MITRA_EXPORTER_BIN)" >&2; exit 2; }
+need_exporter_binary reliability
 for tool in wrk curl openssl python3; do
     command -v $tool >/dev/null || { echo "reliability: $tool is required" >&2; exit 2; }
 done
 
-work=$(mktemp -d /tmp/mitra-reliability.XXXXXX)
-chmod 755 "$work"
+make_work_dir reliability "${RELIABILITY_KEEP:-0}"
 mkdir -p "$work/logs" "$work/pages"
 pids=()
-pg_port=""
-
-cleanup() {
-    stop_processes "${pids[@]}"
-    if [ -n "$pg_port" ]; then scripts/pg-test-cluster.sh stop "$work/pg" "$pg_port" >/dev/null 2>&1 || true; fi
-    if [ "${RELIABILITY_KEEP:-0}" = 1 ]; then echo "reliability: kept $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 failures=()
 fail() { failures+=("$1"); echo "FAIL: $1"; }
@@ -92,7 +81,9 @@ basic_hash='$2b$04$kVDnNTe4ZgbpXmpOA8WLKuTvvdC0EHEmkwBl8MMuBgXIUzq6q69UW'
 # --- PostgreSQL, fault server, exporter -----------------------------------------------------
 say "starting PostgreSQL, fault servers and the exporter ($bin)"
 pg_port=$(free_port)
-scripts/pg-test-cluster.sh start "$work/pg" "$pg_port" >/dev/null
+pg_start "$work/pg" "$pg_port" >/dev/null
+# Registered after the cluster's stop, so it runs before it: the exporter goes before its database.
+on_exit 'stop_processes "${pids[@]}"'
 eval "$(scripts/pg-test-cluster.sh env "$work/pg" "$pg_port")"
 pg_password=$MITRA_TEST_PG_MONITOR_PASSWORD
 secrets=("$token" "$pg_password" "$MITRA_TEST_PG_PASSWORD" "$basic_password")

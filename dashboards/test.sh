@@ -1,24 +1,27 @@
 #!/usr/bin/env bash
-# Tests for the Grafana dashboards: the JSON is the generator's output, the structure is
+# Tests for the Grafana dashboards: the JSON is the mixin's rendering, the structure is
 # sound (schema version, datasource variable everywhere, unique ids, units, KPI thresholds,
-# known metric names), and every PromQL expression parses (promtool).
+# quantiles over one histogram family, known metric names), and every PromQL expression parses (promtool).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 . tools/testlib.sh
+. tools/gojsonnet.sh
 
 need_python_yaml || exit 1
+need_gojsonnet || exit 1
 command -v promtool >/dev/null || need_apt prometheus || exit 1
 
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 
 generated_is_current() {
-    python3 tools/gen_dashboards.py --out "$TMP/current"
+    python3 tools/render_mixin.py --out "$TMP/current" || return 1
     local status=0 file
-    for file in "$TMP"/current/*.json dashboards/*.json; do
-        diff -u "dashboards/$(basename "$file")" "$TMP/current/$(basename "$file")" || status=1
+    for file in "$TMP"/current/dashboards/*.json dashboards/*.json; do
+        diff -u "dashboards/$(basename "$file")" "$TMP/current/dashboards/$(basename "$file")" || status=1
     done
-    [ "$status" -eq 0 ] || echo "dashboards/*.json is not the generator's output: run python3 tools/gen_dashboards.py"
+    diff -u mixin/generated/dashboards.json "$TMP/current/generated/dashboards.json" || status=1
+    [ "$status" -eq 0 ] || echo "dashboards/*.json is not the mixin's rendering: run python3 tools/render_mixin.py"
     return "$status"
 }
 
@@ -28,6 +31,7 @@ expressions_parse() {
 }
 
 step "generated dashboards are current" generated_is_current
-step "dashboard structure" python3 dashboards/check_dashboards.py structure
+step "panel checks flag a merged quantile, a missing unit and a missing KPI threshold (self-test)" python3 dashboards/check_dashboards.py self-test
+step "dashboard structure (units, KPI thresholds, one histogram family per quantile)" python3 dashboards/check_dashboards.py structure
 step "every PromQL expression parses (promtool)" expressions_parse
 summary dashboards

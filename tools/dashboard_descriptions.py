@@ -1,4 +1,5 @@
-"""Panel descriptions for tools/gen_dashboards.py, by panel title: what the panel shows, the
+"""Panel descriptions for tools/gen_dashboards.py, by panel title (or, for a title that shows a
+configured target, by its `key`): what the panel shows, the
 KPI target when it has one, and what to do when it is red. Grafana shows them in the panel's
 (i) tooltip. A title used on two dashboards means the same thing on both.
 
@@ -8,6 +9,7 @@ with both.
 """
 
 RUNBOOK = "alerts/runbook.md"
+# The targets quoted below are the mixin's defaults (mixin/config.libsonnet).
 
 DESCRIPTIONS = {
     # --- Agent Mitra overview -----------------------------------------------------------------
@@ -31,23 +33,24 @@ DESCRIPTIONS = {
     "Login error budget left (30d)":
         "Share of the 30-day error budget of the 95 % login success objective not yet spent. Red: the budget is "
         "gone; look for a role or outcome that keeps failing on the Logins dashboard.",
-    "Login p95 (target < 0.5 s)":
-        "95th percentile of login duration: the audit trail's login times and the login step of the role "
-        "scenarios. Target 500 ms. Red: check the database (PostgreSQL dashboard, mean query time) and the "
+    "Login p95":
+        "95th percentile of login duration, one value per histogram (their buckets differ): the audit trail's "
+        "login times and the login step of the role scenarios. Target 500 ms. Red: check the database (PostgreSQL dashboard, mean query time) and the "
         "login step phases on the Logins dashboard.",
-    "Dashboard p95 (target < 2 s)":
+    "Dashboard p95":
         "95th percentile of the duration of checks labelled kpi=dashboard (/analytics/dashboard). Target 2 s. "
         "Red: look at the slowest statements on the PostgreSQL dashboard and the check's phase timings.",
-    "Policy search p95 (target < 1 s)":
+    "Policy search p95":
         "95th percentile of the duration of checks labelled kpi=policy_search (/policies/?q=...). Target 1 s. "
         "Red: look for sequential scans on lic_schema.insurance_policies and the slowest statements.",
-    "Analytics p95 (target < 3 s)":
+    "Analytics p95":
         "95th percentile of the duration of checks labelled kpi=analytics (a year of analytics). Target 3 s. "
         "Red: the heavy analytics query is slow; see the slowest statements and the cache hit ratio.",
-    "API p95 (target < 2 s)":
-        "95th percentile of API request duration: the backend's request log and every HTTP check. Target 2 s. "
+    "API p95":
+        "95th percentile of API request duration, one value per histogram (their buckets differ): the "
+        "backend's request log and every HTTP check. Target 2 s. "
         "Red: find the slow route on the API health dashboard (duration percentiles), then the database panels.",
-    "DB mean query time (target < 500 ms)":
+    "DB mean query time":
         "Highest mean execution time of the statements PostgreSQL ran during the exporter's last interval "
         "(pg_stat_statements), over the selected instances. Target 500 ms. Red: open Slowest statements on the "
         "PostgreSQL dashboard; look for blocked processes and long transactions.",
@@ -190,7 +193,7 @@ DESCRIPTIONS = {
         "track_io_timing). High values mean the storage is the bottleneck.",
 
     # --- Logins -------------------------------------------------------------------------------
-    "Login latency within 0.5 s (1h)":
+    "Login latency within target (1h)":
         "Share of logins faster than 500 ms over the last hour (audit trail and login scenarios). Objective "
         "95 %. Red: see Login duration percentiles and the login step phases; usually the database.",
     "Success by role (5m)":
@@ -217,7 +220,7 @@ DESCRIPTIONS = {
     "Login step phases by role (last run)":
         "Phases of each role's last login request: resolve, connect, tls, processing, transfer. Processing is "
         "the backend's own time.",
-    "Logins slower than 0.5 s":
+    "Logins slower than target":
         "Share of logins slower than 500 ms over 5 minutes and 1 hour. Target at most 5 %. Red: the login "
         "latency SLO burns; see the duration percentiles.",
 

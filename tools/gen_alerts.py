@@ -222,10 +222,6 @@ def runbook_url(base, alert):
     return f"{base}#{alert.lower()}"
 
 
-def _rate_name(rate):
-    return number(rate).replace(".", "_")
-
-
 def burn_alerts(base, slo):
     rules = []
     alert = f"{slo.alert}ErrorBudgetBurn"
@@ -237,7 +233,7 @@ def burn_alerts(base, slo):
         rules.append({
             "alert": alert,
             "expr": expr,
-            "labels": {"severity": globals()["severity"](level), "slo": slo.slo, "window": long},
+            "labels": {"severity": severity(level), "slo": slo.slo, "window": long},
             "annotations": {
                 "summary": f"{slo.title} is burning its error budget {number(rate)}x too fast{where}",
                 "description": (

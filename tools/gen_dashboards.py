@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gen_alerts import CAUSES  # noqa: E402  (the alerts that name a cause, shown first)
 from mixin_template import SELECTOR, Derived, sel, template  # noqa: E402
 
-from dashboard_descriptions import DESCRIPTIONS
+from dashboard_descriptions import DERIVED as DESCRIPTION_VALUES, DESCRIPTIONS
 
 DS = {"type": "prometheus", "uid": "${datasource}"}
 
@@ -463,9 +463,9 @@ def postgres():
             target(f"sum by (datname) (increase({either('pg_stat_database_deadlocks', db)}[$__rate_interval]))", "deadlocks {{datname}}"),
         ], "short", minimum=0),
         Row("Queries"),
-        timeseries("Mean query time vs 500 ms target", [target(
+        timeseries(f"Mean query time vs {seconds_text('kpis.dbMeanQuerySeconds')} target", [target(
             f"pg_stat_statements_mean_exec_seconds{{{pg}}}", "{{instance_name}}")], "s",
-            thresholds=lower_is_better(DB_MEAN_QUERY), minimum=0),
+            thresholds=lower_is_better(DB_MEAN_QUERY), minimum=0, key="Mean query time vs target"),
         timeseries("Longest open transaction", [target(
             f"max by (datname) (pg_stat_activity_max_tx_duration{{{db}}})", "{{datname}}")], "s",
             thresholds=lower_is_better(300), minimum=0),
@@ -687,4 +687,4 @@ DASHBOARDS = {
 def dashboards_template():
     """The template of the mixin's grafanaDashboards: {file name: dashboard}."""
     boards = {name: builder() for name, builder in DASHBOARDS.items()}
-    return {"derived": dict(sorted(DERIVED.specs.items())), "template": template(boards)}
+    return {"derived": dict(sorted({**DESCRIPTION_VALUES.specs, **DERIVED.specs}.items())), "template": template(boards)}

@@ -18,10 +18,11 @@ trap 'rm -rf "$TMP"' EXIT
 
 generated_is_current() {
     python3 tools/render_mixin.py --out "$TMP/current" || return 1
-    diff -ru mixin/generated "$TMP/current/generated" && diff -ru alerts/rules "$TMP/current/rules" || {
-        echo "mixin/generated or alerts/rules is not the mixin's rendering: run python3 tools/render_mixin.py"
-        return 1
-    }
+    local status=0
+    diff -ru mixin/generated "$TMP/current/generated" || status=1
+    diff -ru alerts/rules "$TMP/current/rules" || status=1
+    [ "$status" -eq 0 ] || echo "mixin/generated or alerts/rules is not the mixin's rendering: run python3 tools/render_mixin.py"
+    return "$status"
 }
 
 test_overlay_is_valid() {

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # need_gojsonnet: the jsonnet evaluator tools/render_mixin.py uses (PyPI gojsonnet, the Go
 # implementation's Python binding). Source after tools/testlib.sh.
 need_gojsonnet() {

@@ -300,7 +300,7 @@ def run_scenario(scenario, prom, webhook, results):
     start_index = len(webhook.notifications())
     carried = {k for k, (status, labels, _) in webhook.state().items() if status == "firing"}
     if carried:
-        log("still firing from before (slow-burn tickets): " + ", ".join(describe(dict(k)) for k in sorted(carried)))
+        log("still firing from before (slow-burn warnings): " + ", ".join(describe(dict(k)) for k in sorted(carried)))
     injected = time.monotonic()
     scenario.inject()
 
@@ -349,7 +349,7 @@ def run_scenario(scenario, prom, webhook, results):
     results.record(f"{scenario.name}: exactly the expected notifications at each receiver", not missing and not unexpected,
                    "; ".join(["missing " + m for m in missing] + ["unexpected " + u for u in unexpected]))
     if budget:
-        log("slow-burn budget tickets after the incident: " + ", ".join(sorted({describe(l) for l in budget})))
+        log("slow-burn budget warnings after the incident: " + ", ".join(sorted({describe(l) for l in budget})))
     fired_names = sorted({f"{path} {describe(l)}" for _, path, s, l in webhook.alerts(start_index) if s == "firing"})
     log("notified: " + ("; ".join(fired_names) if fired_names else "nothing"))
 

@@ -270,7 +270,7 @@ def groups(webhook, since, carried):
     return found
 
 
-def budget_ticket(labels, scenario):
+def budget_warning(labels, scenario):
     return slow_burn(labels) and labels.get("severity") == "warning" and labels.get("slo") in scenario.budget
 
 
@@ -282,7 +282,7 @@ def compare(scenario, found):
         patterns = scenario.expected.get(receiver, [])
         used = [0] * len(patterns)
         for alerts in found.get(receiver, {}).values():
-            if receiver == "warning" and all(budget_ticket(l, scenario) for l in alerts):
+            if receiver == "warning" and all(budget_warning(l, scenario) for l in alerts):
                 budget += alerts
                 continue
             hits = [i for i, p in enumerate(patterns) if all(matches(l, p) for l in alerts)]
@@ -452,14 +452,14 @@ def scenarios(args):
             "one role cannot log in",
             put({"login_disabled_roles": ["role-junior-agent"]}), clear,
             # The demo answers the disabled role with 500 (audited as outcome `error`): the
-            # /auth/login 5xx ticket and the burns are held back by the role's page.
+            # /auth/login 5xx warning and the burns are held back by the role's critical alert.
             critical=[{"alertname": "MitraLoginRoleFailing", "severity": "critical", "service": API, "role": "role-junior-agent"}],
             budget=["login-success", "api-availability"]),
         Scenario(
             "one route answers 500",
             put({"failing_routes": ["/analytics/dashboard"]}), clear,
             # The dashboard and analytics checks both call that route (their `endpoint`
-            # label): the route's ticket is the one notification, no page per check.
+            # label): the route's warning is the one notification, no critical alert per check.
             warning=[{"alertname": "MitraAPIServerErrors", "severity": "warning", "service": API, "route": "/analytics/dashboard"}],
             budget=["api-availability"]),
         Scenario(

@@ -2,6 +2,7 @@
 """Structural checks of the Grafana dashboards, and PromQL extraction for promtool.
 
     check_dashboards.py structure         # print problems, exit 1 if any
+    check_dashboards.py self-test         # the panel checks flag what they must
     check_dashboards.py rules OUT.yml     # write every expression as a recording rule
     check_dashboards.py queries [RATE_INTERVAL RANGE]
                                           # every expression as JSON, for end-to-end tests
@@ -206,6 +207,134 @@ def check_dashboard(name, dashboard, recorded):
     return problems
 
 
+# Grafana unit ids the dashboards use; a typo would show raw numbers.
+UNITS = {"s", "percentunit", "short", "none", "bytes", "Bps", "ops", "reqps", "dateTimeFromNow", "suffix:x"}
+
+
+def mixin_config():
+    """The mixin's default `_config` (mixin/config.libsonnet): the KPI targets of the panels."""
+    try:
+        import _gojsonnet
+    except ImportError:
+        raise SystemExit("check_dashboards: the jsonnet evaluator is missing: pip install gojsonnet")
+    path = os.path.join(REPO, "mixin", "config.libsonnet")
+    return json.loads(_gojsonnet.evaluate_snippet(path, "(import 'config.libsonnet')._config",
+                                                  jpathdir=[os.path.dirname(path)]))
+
+
+def _call_argument(expr, start):
+    """The text between the parenthesis at `start` and its match."""
+    depth = 0
+    for position in range(start, len(expr)):
+        if expr[position] == "(":
+            depth += 1
+        elif expr[position] == ")":
+            depth -= 1
+            if depth == 0:
+                return expr[start + 1:position]
+    return expr[start + 1:]
+
+
+def quantile_families(expr):
+    """For each histogram_quantile() in expr, the histogram families whose buckets it reads."""
+    families = []
+    for match in re.finditer(r"histogram_quantile\s*\(", expr):
+        argument = _call_argument(expr, match.end() - 1)
+        families.append(sorted(set(re.findall(r"([A-Za-z_:][A-Za-z0-9_:]*)_bucket\b", argument))))
+    return families
+
+
+def kpi_rules(config):
+    """(what, test(expr), unit, value): a panel with a target for which test(expr) holds shows
+    that KPI, so its unit must be `unit` and one of its thresholds `value`."""
+    slos, kpis = config["slos"], config["kpis"]
+
+    def quantile_of(family, *needles):
+        return lambda expr: any(family in f for f in quantile_families(expr)) and all(n in expr for n in needles)
+
+    def starts(prefix):
+        return lambda expr: expr.lstrip().startswith(prefix)
+
+    return [
+        ("dashboard latency", quantile_of("mitra_probe_duration_seconds", 'kpi="dashboard"'), "s", kpis["dashboardLatencySeconds"]),
+        ("policy search latency", quantile_of("mitra_probe_duration_seconds", 'kpi="policy_search"'), "s",
+         kpis["policySearchLatencySeconds"]),
+        ("analytics latency", quantile_of("mitra_probe_duration_seconds", 'kpi="analytics"'), "s", kpis["analyticsLatencySeconds"]),
+        ("login latency", quantile_of("agentmitra_login_duration_seconds"), "s", kpis["loginLatencySeconds"]),
+        ("login latency", quantile_of("mitra_probe_duration_seconds", 'step="login"'), "s", kpis["loginLatencySeconds"]),
+        ("API latency", quantile_of("agentmitra_api_request_duration_seconds"), "s", kpis["apiLatencySeconds"]),
+        ("API latency", quantile_of("mitra_probe_duration_seconds", "check"), "s", kpis["apiLatencySeconds"]),
+        ("DB mean query time", lambda e: "pg_stat_statements_mean_exec_seconds" in e or
+         "pg_stat_statements_query_mean_exec_seconds" in e, "s", kpis["dbMeanQuerySeconds"]),
+        ("API success", starts('1 - mitra:slo_errors:ratio_rate1h{slo="api-availability"}'), "percentunit",
+         slos["apiAvailability"]),
+        ("API success", lambda e: "mitra_probe_runs_total" in e and 'result="success"' in e, "percentunit",
+         slos["apiAvailability"]),
+        ("login success", starts('1 - mitra:slo_errors:ratio_rate1h{slo="login-success"}'), "percentunit", slos["loginSuccess"]),
+        ("login success per role", starts("1 - role:mitra_login_errors:ratio_rate5m"), "percentunit", slos["loginSuccess"]),
+        ("logins within the latency target", starts('1 - mitra:slo_errors:ratio_rate1h{slo="login-latency"}'), "percentunit",
+         slos["loginLatency"]),
+    ]
+
+
+def check_panels(name, dashboard, config):
+    """Units, KPI thresholds and histogram quantiles, panel by panel."""
+    problems = []
+    rules = kpi_rules(config)
+    for panel in panels(dashboard):
+        if panel["type"] == "row":
+            continue
+        where = f'{name}: panel {panel["id"]} "{panel["title"]}"'
+        defaults = panel["fieldConfig"]["defaults"]
+        unit = defaults.get("unit")
+        if unit not in UNITS:
+            problems.append(f"{where}: unit {unit!r} is not one of {sorted(UNITS)}")
+        steps = {step["value"] for step in defaults.get("thresholds", {}).get("steps", []) if step["value"] is not None}
+        exprs = [item["expr"] for item in panel.get("targets", [])]
+        for expr in exprs:
+            for families in quantile_families(expr):
+                # Buckets of different histograms have different bounds; merged into one
+                # quantile they give a number that belongs to neither.
+                if len(families) != 1:
+                    problems.append(f"{where}: one histogram_quantile() over {families or 'no'} histogram "
+                                    "families; take one quantile per family")
+            if quantile_families(expr) and unit != "s":
+                problems.append(f"{where}: a latency quantile with unit {unit!r}, not s")
+        for what, test, want_unit, value in rules:
+            if not any(test(expr) for expr in exprs):
+                continue
+            if unit != want_unit:
+                problems.append(f"{where}: shows the {what} KPI with unit {unit!r}, not {want_unit!r}")
+            elif not any(abs(step - value) < 1e-9 for step in steps):
+                problems.append(f"{where}: shows the {what} KPI but has no threshold at its target {value}")
+    return problems
+
+
+def self_test():
+    """check_panels() flags a merged quantile, a missing unit and a missing KPI threshold."""
+    config = mixin_config()
+    good = {"id": 1, "type": "timeseries", "title": "p95", "fieldConfig": {"defaults": {
+        "unit": "s", "thresholds": {"steps": [{"color": "green", "value": None},
+                                              {"color": "red", "value": config["kpis"]["dashboardLatencySeconds"]}]}}},
+        "targets": [{"expr": 'histogram_quantile(0.95, sum by (le) (rate(mitra_probe_duration_seconds_bucket{kpi="dashboard"}[5m])))'}]}
+    merged = json.loads(json.dumps(good))
+    merged["targets"][0]["expr"] = ('histogram_quantile(0.95, sum by (le) (rate(agentmitra_login_duration_seconds_bucket[5m])'
+                                    ' or rate(mitra_probe_duration_seconds_bucket{step="login"}[5m])))')
+    no_unit = json.loads(json.dumps(good))
+    del no_unit["fieldConfig"]["defaults"]["unit"]
+    no_threshold = json.loads(json.dumps(good))
+    no_threshold["fieldConfig"]["defaults"]["thresholds"]["steps"][1]["value"] = 5
+    cases = [(good, 0), (merged, 1), (no_unit, 2), (no_threshold, 1)]
+    failures = 0
+    for panel, expected in cases:
+        found = check_panels("self-test", {"panels": [panel]}, config)
+        if len(found) < expected or (expected == 0 and found):
+            failures += 1
+            print(f"self-test: expected {expected} problem(s), got {found}", file=sys.stderr)
+    print(f"check_dashboards self-test: {len(cases)} cases, {failures} failures")
+    return 1 if failures else 0
+
+
 def thresholds(dashboard):
     values = set()
     for panel in panels(dashboard):
@@ -233,10 +362,12 @@ REQUIRED_VARIABLES = {
 
 def structure():
     recorded = recorded_names()
+    config = mixin_config()
     problems, uids, count = [], {}, 0
     for name, dashboard in dashboards():
         count += 1
         problems += check_dashboard(name, dashboard, recorded)
+        problems += check_panels(name, dashboard, config)
         if dashboard["uid"] in uids:
             problems.append(f"{name}: uid {dashboard['uid']} also used by {uids[dashboard['uid']]}")
         uids[dashboard["uid"]] = name
@@ -329,6 +460,8 @@ def rules(out):
 if __name__ == "__main__":
     if len(sys.argv) >= 2 and sys.argv[1] == "structure":
         sys.exit(structure())
+    if len(sys.argv) == 2 and sys.argv[1] == "self-test":
+        sys.exit(self_test())
     if len(sys.argv) == 3 and sys.argv[1] == "rules":
         sys.exit(rules(sys.argv[2]))
     if len(sys.argv) == 3 and sys.argv[1] == "live":

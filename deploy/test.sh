@@ -216,7 +216,7 @@ prometheus_config() {
 alertmanager_config() {
     amtool check-config deploy/alertmanager/alertmanager.yml || return 1
     local severity want got
-    for severity in page:ops-pager ticket:ops-tickets info:ops-info inhibit:ops-null none:ops-tickets; do
+    for severity in critical:ops-pager warning:ops-tickets info:ops-info inhibit:ops-null none:ops-tickets; do
         want="${severity#*:}"
         got="$(amtool config routes test --config.file=deploy/alertmanager/alertmanager.yml \
             "severity=${severity%%:*}" alertname=MitraTest 2>/dev/null)"

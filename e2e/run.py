@@ -232,15 +232,15 @@ def phase_quiet(prom, webhook, results, seconds):
 # 2. Failure scenarios
 
 
-RECEIVERS = ("page", "ticket", "info")
+RECEIVERS = ("critical", "warning", "info")  # the webhook paths, one per severity
 
 
 class Scenario:
-    def __init__(self, name, inject, restore, page=(), ticket=(), info=(), budget=(), hold=(), fire_timeout=90,
+    def __init__(self, name, inject, restore, critical=(), warning=(), info=(), budget=(), hold=(), fire_timeout=90,
                  resolve_timeout=90, settle=8):
-        """page/ticket/info: the EXACT notification groups each receiver must get, one label
+        """critical/warning/info: the EXACT notification groups each receiver must get, one label
         pattern per group (every alert of the group matches it). budget: SLOs whose slow-burn
-        tickets (windows 1d and 3d, short windows 120s and 360s here) may follow the incident
+        warnings (windows 1d and 3d, short windows 120s and 360s here) may follow the incident
         once its cause has resolved: they report the error budget the incident spent.
         hold: (description, PromQL, labels) — the PromQL must have data in Prometheus while
         the fault lasts, yet no alert with those labels may reach any receiver (inhibited).
@@ -248,7 +248,7 @@ class Scenario:
         self.name = name
         self.inject = inject
         self.restore = restore
-        self.expected = {"page": list(page), "ticket": list(ticket), "info": list(info)}
+        self.expected = {"critical": list(critical), "warning": list(warning), "info": list(info)}
         self.budget = set(budget)
         self.hold = list(hold)
         self.fire_timeout = fire_timeout
@@ -270,8 +270,8 @@ def groups(webhook, since, carried):
     return found
 
 
-def budget_ticket(labels, scenario):
-    return slow_burn(labels) and labels.get("severity") == "ticket" and labels.get("slo") in scenario.budget
+def budget_warning(labels, scenario):
+    return slow_burn(labels) and labels.get("severity") == "warning" and labels.get("slo") in scenario.budget
 
 
 def compare(scenario, found):
@@ -282,7 +282,7 @@ def compare(scenario, found):
         patterns = scenario.expected.get(receiver, [])
         used = [0] * len(patterns)
         for alerts in found.get(receiver, {}).values():
-            if receiver == "ticket" and all(budget_ticket(l, scenario) for l in alerts):
+            if receiver == "warning" and all(budget_warning(l, scenario) for l in alerts):
                 budget += alerts
                 continue
             hits = [i for i, p in enumerate(patterns) if all(matches(l, p) for l in alerts)]
@@ -300,7 +300,7 @@ def run_scenario(scenario, prom, webhook, results):
     start_index = len(webhook.notifications())
     carried = {k for k, (status, labels, _) in webhook.state().items() if status == "firing"}
     if carried:
-        log("still firing from before (slow-burn tickets): " + ", ".join(describe(dict(k)) for k in sorted(carried)))
+        log("still firing from before (slow-burn warnings): " + ", ".join(describe(dict(k)) for k in sorted(carried)))
     injected = time.monotonic()
     scenario.inject()
 
@@ -349,7 +349,7 @@ def run_scenario(scenario, prom, webhook, results):
     results.record(f"{scenario.name}: exactly the expected notifications at each receiver", not missing and not unexpected,
                    "; ".join(["missing " + m for m in missing] + ["unexpected " + u for u in unexpected]))
     if budget:
-        log("slow-burn budget tickets after the incident: " + ", ".join(sorted({describe(l) for l in budget})))
+        log("slow-burn budget warnings after the incident: " + ", ".join(sorted({describe(l) for l in budget})))
     fired_names = sorted({f"{path} {describe(l)}" for _, path, s, l in webhook.alerts(start_index) if s == "firing"})
     log("notified: " + ("; ".join(fired_names) if fired_names else "nothing"))
 
@@ -452,20 +452,20 @@ def scenarios(args):
             "one role cannot log in",
             put({"login_disabled_roles": ["role-junior-agent"]}), clear,
             # The demo answers the disabled role with 500 (audited as outcome `error`): the
-            # /auth/login 5xx ticket and the burns are held back by the role's page.
-            page=[{"alertname": "MitraLoginRoleFailing", "severity": "page", "service": API, "role": "role-junior-agent"}],
+            # /auth/login 5xx warning and the burns are held back by the role's critical alert.
+            critical=[{"alertname": "MitraLoginRoleFailing", "severity": "critical", "service": API, "role": "role-junior-agent"}],
             budget=["login-success", "api-availability"]),
         Scenario(
             "one route answers 500",
             put({"failing_routes": ["/analytics/dashboard"]}), clear,
             # The dashboard and analytics checks both call that route (their `endpoint`
-            # label): the route's ticket is the one notification, no page per check.
-            ticket=[{"alertname": "MitraAPIServerErrors", "severity": "ticket", "service": API, "route": "/analytics/dashboard"}],
+            # label): the route's warning is the one notification, no critical alert per check.
+            warning=[{"alertname": "MitraAPIServerErrors", "severity": "warning", "service": API, "route": "/analytics/dashboard"}],
             budget=["api-availability"]),
         Scenario(
             "policy search slow (1.5 s)",
             put({"latency_seconds": {"/policies/": 1.5}}), clear,
-            page=[{"alertname": "MitraPolicySearchLatencyErrorBudgetBurn", "severity": "page", "service": API,
+            critical=[{"alertname": "MitraPolicySearchLatencyErrorBudgetBurn", "severity": "critical", "service": API,
                    "slo": "policy-search-latency"}],
             budget=["policy-search-latency"], fire_timeout=120),
         Scenario(
@@ -474,7 +474,7 @@ def scenarios(args):
             pg_control(args.pg_script, args.pg_dir, args.pg_port, "start"),
             # Every check and login of the API fails with it; the API's alerts are held back
             # by MitraServiceDependencyDown, the stale collectors by MitraPostgresDown.
-            page=[{"alertname": "MitraPostgresDown", "severity": "page", "instance_name": "agentmitra", "service": "agentmitra-db"}],
+            critical=[{"alertname": "MitraPostgresDown", "severity": "critical", "instance_name": "agentmitra", "service": "agentmitra-db"}],
             budget=["api-availability", "login-success"],
             hold=[("MitraServiceDown of the API fires in Prometheus but is inhibited by MitraServiceDependencyDown",
                    f'ALERTS{{alertname="MitraServiceDown",alertstate="firing",service="{API}"}}',
@@ -485,17 +485,17 @@ def scenarios(args):
         Scenario(
             "backend answers 503 everywhere (maintenance)",
             put({"maintenance": True}), clear,
-            page=[{"alertname": "MitraServiceDown", "severity": "page", "service": API}],
+            critical=[{"alertname": "MitraServiceDown", "severity": "critical", "service": API}],
             budget=["api-availability", "login-success"],
             # Logins and endpoints are not raised while the service is down; the burn pages
             # are, and Alertmanager holds them back.
             hold=[("the availability burn page fires in Prometheus but is inhibited by MitraServiceDown",
-                   f'ALERTS{{alertname="MitraAPIAvailabilityErrorBudgetBurn",alertstate="firing",severity="page",service="{API}"}}',
-                   {"alertname": "MitraAPIAvailabilityErrorBudgetBurn", "severity": "page"})]),
+                   f'ALERTS{{alertname="MitraAPIAvailabilityErrorBudgetBurn",alertstate="firing",severity="critical",service="{API}"}}',
+                   {"alertname": "MitraAPIAvailabilityErrorBudgetBurn", "severity": "critical"})]),
         Scenario(
             "exporter cannot be scraped",
             exporter.stop, exporter.start,
-            page=[{"alertname": "MitraExporterDown", "severity": "page", "job": "mitra-exporter"}]),
+            critical=[{"alertname": "MitraExporterDown", "severity": "critical", "job": "mitra-exporter"}]),
         Scenario(
             "pg_stat_statements reset and counter reset (exporter restarted)",
             sequence(psql(args, "SELECT pg_stat_statements_reset()"), exporter.stop, exporter.start), lambda: None,

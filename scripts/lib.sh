@@ -159,6 +159,18 @@ need_python_yaml() {
     need_apt python3 python3-yaml
 }
 
+# The jsonnet evaluator tools/render_mixin.py uses (PyPI gojsonnet, the Go implementation's
+# Python binding), pinned so every machine renders the mixin the same way.
+GOJSONNET_VERSION=0.22.0
+need_gojsonnet() {
+    python3 -c 'import _gojsonnet' 2>/dev/null && return 0
+    command -v pip3 >/dev/null 2>&1 || need_apt python3-pip || return 1
+    # Debian's system Python refuses plain `pip install` (PEP 668); the wheel only adds a module.
+    pip3 install --quiet "gojsonnet==$GOJSONNET_VERSION" 2>/dev/null ||
+        pip3 install --quiet --break-system-packages "gojsonnet==$GOJSONNET_VERSION" || return 1
+    python3 -c 'import _gojsonnet'
+}
+
 # --- reporting --------------------------------------------------------------------------------
 
 PASSED=0

@@ -1,4 +1,5 @@
-"""Panel descriptions for tools/gen_dashboards.py, by panel title: what the panel shows, the
+"""Panel descriptions for tools/gen_dashboards.py, by panel title (or, for a title that shows a
+configured target, by its `key`): what the panel shows, the
 KPI target when it has one, and what to do when it is red. Grafana shows them in the panel's
 (i) tooltip. A title used on two dashboards means the same thing on both.
 
@@ -7,7 +8,35 @@ generator refuses a panel without a description here or in its own `description=
 with both.
 """
 
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mixin_template import Derived  # noqa: E402
+
 RUNBOOK = "alerts/runbook.md"
+
+# The targets the descriptions quote: placeholders for the mixin's `_config`, like the panels'.
+DERIVED = Derived()
+
+
+def _percent(path, complement=False):
+    return DERIVED.text(path, complement=complement, times=100) + " %"
+
+
+def _ms(path):
+    return DERIVED.text(path, times=1000) + " ms"
+
+
+def _s(path):
+    return DERIVED.text(path) + " s"
+
+
+API, LOGIN = _percent("slos.apiAvailability"), _percent("slos.loginSuccess")
+LOGIN_LATENCY, LOGIN_SLOW = _percent("slos.loginLatency"), _percent("slos.loginLatency", complement=True)
+LOGIN_MS, DB_MS = _ms("kpis.loginLatencySeconds"), _ms("kpis.dbMeanQuerySeconds")
+DASHBOARD_S, SEARCH_S = _s("kpis.dashboardLatencySeconds"), _s("kpis.policySearchLatencySeconds")
+ANALYTICS_S, API_S = _s("kpis.analyticsLatencySeconds"), _s("kpis.apiLatencySeconds")
 
 DESCRIPTIONS = {
     # --- Agent Mitra overview -----------------------------------------------------------------
@@ -19,54 +48,55 @@ DESCRIPTIONS = {
         "commands).",
     "API availability (1h)":
         "Share of HTTP checks that passed and backend requests that did not answer 5xx, over the last hour. "
-        "Target 99 %. Red: open the API health dashboard to see which check or route fails, then the "
+        "Target " + API + ". Red: open the API health dashboard to see which check or route fails, then the "
         "check's /trace link on the exporter's status page for the failing request.",
     "API error budget left (30d)":
-        "Share of the 30-day error budget of the 99 % API availability objective not yet spent (approximated "
+        "Share of the 30-day error budget of the " + API + " API availability objective not yet spent (approximated "
         "from hourly ratios). Red: the budget is gone; prefer reliability work to risky releases until it recovers.",
     "Login success (1h)":
         "Share of logins that succeeded over the last hour: the backend's audit trail (every outcome but "
-        "success counts as a failure, wrong passwords included) and the exporter's login scenarios. Target 95 %. "
+        "success counts as a failure, wrong passwords included) and the exporter's login scenarios. Target " + LOGIN + ". "
         "Red: see Login success by role and the Logins dashboard for the role and outcome.",
     "Login error budget left (30d)":
-        "Share of the 30-day error budget of the 95 % login success objective not yet spent. Red: the budget is "
+        "Share of the 30-day error budget of the " + LOGIN + " login success objective not yet spent. Red: the budget is "
         "gone; look for a role or outcome that keeps failing on the Logins dashboard.",
-    "Login p95 (target < 0.5 s)":
-        "95th percentile of login duration: the audit trail's login times and the login step of the role "
-        "scenarios. Target 500 ms. Red: check the database (PostgreSQL dashboard, mean query time) and the "
+    "Login p95":
+        "95th percentile of login duration, one value per histogram (their buckets differ): the audit trail's "
+        "login times and the login step of the role scenarios. Target " + LOGIN_MS + ". Red: check the database (PostgreSQL dashboard, mean query time) and the "
         "login step phases on the Logins dashboard.",
-    "Dashboard p95 (target < 2 s)":
-        "95th percentile of the duration of checks labelled kpi=dashboard (/analytics/dashboard). Target 2 s. "
+    "Dashboard p95":
+        "95th percentile of the duration of checks labelled kpi=dashboard (/analytics/dashboard). Target " + DASHBOARD_S + ". "
         "Red: look at the slowest statements on the PostgreSQL dashboard and the check's phase timings.",
-    "Policy search p95 (target < 1 s)":
-        "95th percentile of the duration of checks labelled kpi=policy_search (/policies/?q=...). Target 1 s. "
+    "Policy search p95":
+        "95th percentile of the duration of checks labelled kpi=policy_search (/policies/?q=...). Target " + SEARCH_S + ". "
         "Red: look for sequential scans on lic_schema.insurance_policies and the slowest statements.",
-    "Analytics p95 (target < 3 s)":
-        "95th percentile of the duration of checks labelled kpi=analytics (a year of analytics). Target 3 s. "
+    "Analytics p95":
+        "95th percentile of the duration of checks labelled kpi=analytics (a year of analytics). Target " + ANALYTICS_S + ". "
         "Red: the heavy analytics query is slow; see the slowest statements and the cache hit ratio.",
-    "API p95 (target < 2 s)":
-        "95th percentile of API request duration: the backend's request log and every HTTP check. Target 2 s. "
+    "API p95":
+        "95th percentile of API request duration, one value per histogram (their buckets differ): the "
+        "backend's request log and every HTTP check. Target " + API_S + ". "
         "Red: find the slow route on the API health dashboard (duration percentiles), then the database panels.",
-    "DB mean query time (target < 500 ms)":
+    "DB mean query time":
         "Highest mean execution time of the statements PostgreSQL ran during the exporter's last interval "
-        "(pg_stat_statements), over the selected instances. Target 500 ms. Red: open Slowest statements on the "
+        "(pg_stat_statements), over the selected instances. Target " + DB_MS + ". Red: open Slowest statements on the "
         "PostgreSQL dashboard; look for blocked processes and long transactions.",
     "Burn rate per SLO (1h)":
         "How fast each SLO spends its error budget over the last hour: 1 spends exactly the 30-day budget in "
         "30 days; 14.4 pages. Red: the SLO is burning fast; its alert and runbook section say where to look.",
     "Check success ratio":
-        "Share of runs of each HTTP check that passed. Target 99 %. Red: open the check's /trace on the "
+        "Share of runs of each HTTP check that passed. Target " + API + ". Red: open the check's /trace on the "
         "status page to see the failing request, status and assertion.",
     "Check latency p95":
-        "95th percentile of each check's duration. API target 2 s (KPI checks: dashboard 2 s, policy search 1 s, "
-        "analytics 3 s). Red: see the check's phase timings on the API health dashboard.",
+        "95th percentile of each check's duration. API target " + API_S + " (KPI checks: dashboard " + DASHBOARD_S + ", policy search " + SEARCH_S + ", "
+        "analytics " + ANALYTICS_S + "). Red: see the check's phase timings on the API health dashboard.",
     "Backend 5xx and 4xx per route":
         "Error responses per route from the backend's request log (lic_schema.api_request_log). 5xx on a route "
         "above 5 % of its requests alerts; 4xx alerts when above 10 % and three times its daily level. "
         "Red: check the backend logs for that route; a 4xx surge often follows a client release.",
     "Login success by role":
         "Share of successful logins per role over 5 minutes (audit trail and the role's login scenario). "
-        "Target 95 %. Red for one role: that role's accounts or permissions are broken "
+        "Target " + LOGIN + ". Red for one role: that role's accounts or permissions are broken "
         "(MitraLoginRoleFailing, see " + RUNBOOK + ").",
     "Firing alerts":
         "The mitra-exporter alerts firing now. Each has a section in " + RUNBOOK + " with what to check first.",
@@ -76,7 +106,7 @@ DESCRIPTIONS = {
         "Result of each HTTP check's last run: UP or DOWN. Red: open the check's /trace on the exporter's "
         "status page for the request, response and failed assertion.",
     "Success ratio":
-        "Share of runs of each check that passed. Target 99 %. Red: see Failures by reason for why "
+        "Share of runs of each check that passed. Target " + API + ". Red: see Failures by reason for why "
         "(timeout, connect, status, json ...).",
     "Failures by reason":
         "Failed check runs by reason: timeout, connect, dns, tls, status, body, json, latency, extract. "
@@ -88,7 +118,7 @@ DESCRIPTIONS = {
         "Time of each check's last run by phase: resolve, connect, tls, processing (time to first byte), "
         "transfer. A high processing phase is the backend or the database; connect or tls is the network.",
     "Duration percentiles":
-        "p50 and p95 of each check's duration. Target p95 < 2 s. Red: see the phase timings to tell backend "
+        "p50 and p95 of each check's duration. Target p95 < " + API_S + ". Red: see the phase timings to tell backend "
         "slowness from network trouble.",
     "Certificate expires in":
         "Time until the earliest expiry in each check's served certificate chain. Yellow below 14 days "
@@ -102,7 +132,7 @@ DESCRIPTIONS = {
         "Result of each scenario step's last run (1 passed, 0 failed). A step at 0 is where the flow breaks "
         "(login, /users/me, policies, RBAC).",
     "Step duration p95":
-        "95th percentile of each scenario step's duration. Target 2 s (login step: 500 ms). Red: compare with "
+        "95th percentile of each scenario step's duration. Target " + API_S + " (login step: " + LOGIN_MS + "). Red: compare with "
         "the same endpoint's check to tell a slow endpoint from a slow role.",
     "Scenario duration p95":
         "95th percentile of each scenario's total duration (every step). No target of its own; a rise points "
@@ -116,7 +146,7 @@ DESCRIPTIONS = {
         "Client connections as a share of max_connections. Yellow at 70 %, red at 80 %: look for idle-in-"
         "transaction sessions in Connections by state and for a connection leak in the backend.",
     "Mean query time":
-        "Mean execution time of the statements run during the exporter's last interval. Target 500 ms. "
+        "Mean execution time of the statements run during the exporter's last interval. Target " + DB_MS + ". "
         "Red: see Slowest statements and Blocked processes.",
     "Database size":
         "Total size of the selected databases. No target; a sudden jump is worth a look at the tables' sizes.",
@@ -138,8 +168,8 @@ DESCRIPTIONS = {
     "Locks by mode and deadlocks":
         "Locks held by mode and deadlocks per interval. Deadlocks alert: find the two transactions in the server "
         "log and make them take locks in the same order.",
-    "Mean query time vs 500 ms target":
-        "Mean execution time of the statements run during each interval, over time. Target 500 ms (the DB query "
+    "Mean query time vs target":
+        "Mean execution time of the statements run during each interval, over time. Target " + DB_MS + " (the DB query "
         "time SLO). Red: Slowest statements lists the query ids to look at.",
     "Longest open transaction":
         "Age of the oldest open transaction per database. Red above 5 minutes: it holds back vacuum and may hold "
@@ -148,7 +178,7 @@ DESCRIPTIONS = {
         "Execution time and calls per query id over the dashboard's time range. The top rows are where the "
         "database spends its time: start tuning there.",
     "Slowest statements (mean over the last interval)":
-        "Per query id: mean execution time during the exporter's last sampling interval; above 500 ms is red. "
+        "Per query id: mean execution time during the exporter's last sampling interval; above " + DB_MS + " is red. "
         "Red: EXPLAIN the statement (query text with statements.query_text) and check its indexes.",
     "Replica lag (on replicas)":
         "Seconds since the last replayed transaction while replay is behind, on replicas. Red above 30 s "
@@ -190,11 +220,11 @@ DESCRIPTIONS = {
         "track_io_timing). High values mean the storage is the bottleneck.",
 
     # --- Logins -------------------------------------------------------------------------------
-    "Login latency within 0.5 s (1h)":
-        "Share of logins faster than 500 ms over the last hour (audit trail and login scenarios). Objective "
-        "95 %. Red: see Login duration percentiles and the login step phases; usually the database.",
+    "Login latency within target (1h)":
+        "Share of logins faster than " + LOGIN_MS + " over the last hour (audit trail and login scenarios). Objective "
+        "" + LOGIN_LATENCY + ". Red: see Login duration percentiles and the login step phases; usually the database.",
     "Success by role (5m)":
-        "Share of successful logins per role over 5 minutes. Target 95 %. Red for one role: that role's users "
+        "Share of successful logins per role over 5 minutes. Target " + LOGIN + ". Red for one role: that role's users "
         "or permissions are broken; see Failed logins by outcome.",
     "Attempts by role and outcome":
         "Login attempts per second by role and outcome, from the backend's auth_events audit trail. No target; "
@@ -203,22 +233,22 @@ DESCRIPTIONS = {
         "Failed login attempts per second by outcome. Wrong passwords are users; locked accounts or errors "
         "are the service: an error surge needs the backend's logs.",
     "Success ratio by role":
-        "Share of successful logins per role over 5 minutes, over time. Target 95 %. Red: compare with the "
+        "Share of successful logins per role over 5 minutes, over time. Target " + LOGIN + ". Red: compare with the "
         "role's login scenario to tell real users' failures from a broken role.",
     "Login scenarios by role":
         "Result of the last run of each role's login scenario (1 passed, 0 failed). 0: the scenario's /trace on "
         "the status page shows the failing step.",
     "Login duration percentiles (audit trail)":
-        "p50, p95 and p99 of login duration from the audit trail. Target p95 < 500 ms. Red: check the database "
+        "p50, p95 and p99 of login duration from the audit trail. Target p95 < " + LOGIN_MS + ". Red: check the database "
         "(mean query time, blocked processes).",
     "Login step p95 by role (scenarios)":
-        "95th percentile of the login step of each role's scenario. Target 500 ms. Red for one role: its "
+        "95th percentile of the login step of each role's scenario. Target " + LOGIN_MS + ". Red for one role: its "
         "permissions or data are heavier; red for all: the backend or database.",
     "Login step phases by role (last run)":
         "Phases of each role's last login request: resolve, connect, tls, processing, transfer. Processing is "
         "the backend's own time.",
-    "Logins slower than 0.5 s":
-        "Share of logins slower than 500 ms over 5 minutes and 1 hour. Target at most 5 %. Red: the login "
+    "Logins slower than target":
+        "Share of logins slower than " + LOGIN_MS + " over 5 minutes and 1 hour. Target at most " + LOGIN_SLOW + ". Red: the login "
         "latency SLO burns; see the duration percentiles.",
 
     # --- Exporter self ------------------------------------------------------------------------

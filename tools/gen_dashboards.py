@@ -1,34 +1,44 @@
 #!/usr/bin/env python3
-"""Generate the Grafana dashboards in dashboards/*.json.
+"""The Grafana dashboards of the monitoring mixin (mixin/), rendered into dashboards/*.json.
 
 Grafana 10/11 JSON (schemaVersion 39). Every panel and query uses the `datasource` template
-variable, so the dashboards import into any Grafana with any Prometheus data source name.
-KPI thresholds (99 % API success, 95 % login success, 0.5 s login, 2 s dashboard, 1 s policy
-search, 3 s analytics, 2 s API p95, 500 ms mean query time) are drawn on the panels.
-
-    python3 tools/gen_dashboards.py            # rewrite dashboards/*.json
-    python3 tools/gen_dashboards.py --out DIR  # write elsewhere (dashboards/test.sh)
+variable, so the dashboards import into any Grafana with any Prometheus data source name, and
+every vector selector starts with the mixin's `_config.selector`. KPI thresholds (99 % API
+success, 95 % login success, 0.5 s login, 2 s dashboard, 1 s policy search, 3 s analytics,
+2 s API p95, 500 ms mean query time by default) come from `_config` and are drawn on the
+panels. This module builds the template mixin/generated/dashboards.json (see
+tools/mixin_template.py); tools/render_mixin.py renders it.
 """
 
-import argparse
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gen_alerts import CAUSES  # noqa: E402  (the alerts that name a cause, shown first)
+from mixin_template import SELECTOR, Derived, sel, template  # noqa: E402
 
-from dashboard_descriptions import DESCRIPTIONS
+from dashboard_descriptions import DERIVED as DESCRIPTION_VALUES, DESCRIPTIONS
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DS = {"type": "prometheus", "uid": "${datasource}"}
-JOB = "mitra-exporter"
 
-# KPI targets, the same numbers as the SLOs in tools/gen_alerts.py.
-API_SUCCESS = 0.99
-LOGIN_SUCCESS = 0.95
-LATENCY = {"login": 0.5, "dashboard": 2, "policy_search": 1, "analytics": 3, "api": 2}
-DB_MEAN_QUERY = 0.5
+# KPI targets: placeholders for the mixin's `_config` values the SLO rules use too.
+DERIVED = Derived()
+API_SUCCESS = DERIVED.value("slos.apiAvailability")
+LOGIN_SUCCESS = DERIVED.value("slos.loginSuccess")
+LATENCY_KPI = {"login": "kpis.loginLatencySeconds", "dashboard": "kpis.dashboardLatencySeconds",
+               "policy_search": "kpis.policySearchLatencySeconds", "analytics": "kpis.analyticsLatencySeconds",
+               "api": "kpis.apiLatencySeconds"}
+LATENCY = {kpi: DERIVED.value(path) for kpi, path in LATENCY_KPI.items()}
+DB_MEAN_QUERY = DERIVED.value("kpis.dbMeanQuerySeconds")
+
+
+def warn_at(path, share=0.8):
+    """Yellow from this share of a KPI threshold on."""
+    return DERIVED.value(path, times=share)
+
+
+def seconds_text(path):
+    return DERIVED.text(path) + " s"
 
 RED, YELLOW, GREEN, BLUE = "red", "yellow", "green", "blue"
 
@@ -69,13 +79,16 @@ def target(expr, legend="", instant=False, table=False):
 
 class Panel:
     def __init__(self, kind, title, targets, unit, description="", thresholds=None, width=12, height=8,
-                 minimum=None, maximum=None, options=None, custom=None, mappings=None, transformations=None):
+                 minimum=None, maximum=None, options=None, custom=None, mappings=None, transformations=None,
+                 key=None):
         self.kind, self.title, self.targets, self.unit = kind, title, targets, unit
         self.description, self.thresholds = description, thresholds
         self.width, self.height = width, height
         self.minimum, self.maximum = minimum, maximum
         self.options, self.custom, self.mappings = options, custom, mappings
         self.transformations = transformations
+        # Descriptions are looked up by title, or by `key` where the title shows a configured target.
+        self.key = key or title
 
     def json(self, panel_id, x, y):
         defaults = {"unit": self.unit, "color": {"mode": "thresholds" if self.kind != "timeseries" else "palette-classic"}}
@@ -102,9 +115,9 @@ class Panel:
             item["refId"] = chr(ord("A") + index)
             targets.append(item)
         # One source per description: tools/dashboard_descriptions.py, or the panel's own.
-        if self.description and self.title in DESCRIPTIONS:
+        if self.description and self.key in DESCRIPTIONS:
             raise SystemExit(f"panel {self.title!r}: description both in the panel and in tools/dashboard_descriptions.py")
-        description = self.description or DESCRIPTIONS.get(self.title, "")
+        description = self.description or DESCRIPTIONS.get(self.key, "")
         if not description:
             raise SystemExit(f"panel {self.title!r} has no description: add one to tools/dashboard_descriptions.py")
         panel = {
@@ -199,15 +212,23 @@ def query_variable(name, label, query, multi=True):
     return variable
 
 
-INSTANCE = query_variable("instance", "Exporter instance", f'label_values(up{{job="{JOB}"}}, instance)')
-CHECK = query_variable("check", "Check", 'label_values(probe_success{instance=~"$instance",check!=""}, check)')
-SCENARIO = query_variable("scenario", "Scenario",
-                          'label_values(mitra_scenario_success{instance=~"$instance"}, scenario)')
-ROLE = query_variable("role", "Role", 'label_values(mitra_scenario_runs_total{instance=~"$instance",role!=""}, role)')
-SERVICE = query_variable("service", "Service", 'label_values(mitra_service_info{instance=~"$instance"}, service)')
-PG_INSTANCE = query_variable("instance_name", "PostgreSQL", 'label_values(pg_up{instance=~"$instance"}, instance_name)')
+# Every selector of the dashboards starts with the mixin's selector; most then narrow to the
+# chosen exporter instance.
+INST = 'instance=~"$instance"'
+HAS_CHECK, HAS_ROLE = 'check!=""', 'role!=""'
+CHECK_CHOSEN, SUCCESS = ',check=~"$check"', ',result="success"'
+SCENARIO_CHOSEN = ',scenario=~"$scenario"'
+FAILED = ',outcome!="success"'
+Q = '"'
+PG = 'instance_name=~"$instance_name"'
+INSTANCE = query_variable("instance", "Exporter instance", f"label_values({sel('up')}, instance)")
+CHECK = query_variable("check", "Check", f"label_values({sel('probe_success', f'{INST},{HAS_CHECK}')}, check)")
+SCENARIO = query_variable("scenario", "Scenario", f"label_values({sel('mitra_scenario_success', INST)}, scenario)")
+ROLE = query_variable("role", "Role", f"label_values({sel('mitra_scenario_runs_total', f'{INST},{HAS_ROLE}')}, role)")
+SERVICE = query_variable("service", "Service", f"label_values({sel('mitra_service_info', INST)}, service)")
+PG_INSTANCE = query_variable("instance_name", "PostgreSQL", f"label_values({sel('pg_up', INST)}, instance_name)")
 DATNAME = query_variable("datname", "Database",
-                         'label_values(pg_stat_database_numbackends{instance_name=~"$instance_name"}, datname)')
+                         f"label_values({sel('pg_stat_database_numbackends', f'{INST},{PG}')}, datname)")
 
 
 def dashboard(uid, title, description, variables, items, tags=()):
@@ -244,12 +265,14 @@ def dashboard(uid, title, description, variables, items, tags=()):
 
 
 def either(counter, selector):
-    return f'{{__name__=~"{counter}(_total)?",{selector}}}'
+    return sel("", f'{selector},__name__=~"{counter}(_total)?"')
 
 
 def percentile(q, metric, selector, by):
+    """A quantile of one histogram family (its series share one bucket layout): never over
+    histograms of different families, whose buckets would be merged into a wrong layout."""
     return (f"histogram_quantile({q}, sum by ({', '.join(by + ['le'])}) "
-            f"(rate({metric}_bucket{{{selector}}}[$__rate_interval])))")
+            f"(rate({sel(metric + '_bucket', selector)}[$__rate_interval])))")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -257,6 +280,7 @@ def percentile(q, metric, selector, by):
 
 
 def overview():
+    # The recorded SLO ratios are the mixin's own series, computed from selected series only.
     slo_ratio = 'mitra:slo_errors:ratio_rate{w}{{slo="{slo}"}}'
 
     def budget_left(slo):
@@ -266,26 +290,27 @@ def overview():
         return (f'1 - avg_over_time(mitra:slo_errors:ratio_rate1h{{slo="{slo}"}}[30d])\n'
                 f'  / on (slo) group_left ()\n  (1 - mitra:slo_objective:ratio{{slo="{slo}"}})')
 
+    # One p95 per histogram family: the audit trail's and the SQL collectors' histograms have
+    # the buckets their config sets, the probes' the exporter's fixed layout; a quantile over
+    # buckets merged from both would be wrong.
     kpi_stats = []
-    for kpi, title, metric_selector in [
-        ("login", "Login p95 (target < 0.5 s)", None),
-        ("dashboard", "Dashboard p95 (target < 2 s)", 'kpi="dashboard"'),
-        ("policy_search", "Policy search p95 (target < 1 s)", 'kpi="policy_search"'),
-        ("analytics", "Analytics p95 (target < 3 s)", 'kpi="analytics"'),
+    for kpi, title, targets in [
+        ("login", "Login p95", [
+            target(percentile(0.95, "agentmitra_login_duration_seconds", INST, []), "audit trail"),
+            target(percentile(0.95, "mitra_probe_duration_seconds", f'{INST},step="login",{HAS_ROLE}', []),
+                   "scenarios")]),
+        ("dashboard", "Dashboard p95", [
+            target(percentile(0.95, "mitra_probe_duration_seconds", f'{INST},kpi="dashboard"', []))]),
+        ("policy_search", "Policy search p95", [
+            target(percentile(0.95, "mitra_probe_duration_seconds", f'{INST},kpi="policy_search"', []))]),
+        ("analytics", "Analytics p95", [
+            target(percentile(0.95, "mitra_probe_duration_seconds", f'{INST},kpi="analytics"', []))]),
+        ("api", "API p95", [
+            target(percentile(0.95, "agentmitra_api_request_duration_seconds", INST, []), "backend"),
+            target(percentile(0.95, "mitra_probe_duration_seconds", f"{INST},{HAS_CHECK}", []), "checks")]),
     ]:
-        if kpi == "login":
-            expr = ("histogram_quantile(0.95, sum by (le) (\n"
-                    "  rate(agentmitra_login_duration_seconds_bucket[$__rate_interval])\n"
-                    '  or rate(mitra_probe_duration_seconds_bucket{step="login",role!=""}[$__rate_interval])\n))')
-        else:
-            expr = percentile(0.95, "mitra_probe_duration_seconds",
-                              f'instance=~"$instance",{metric_selector}', [])
-        kpi_stats.append(stat(title, [target(expr)], "s", thresholds=lower_is_better(LATENCY[kpi] * 0.8, LATENCY[kpi])))
-    kpi_stats.append(stat("API p95 (target < 2 s)", [target(
-        "histogram_quantile(0.95, sum by (le) (\n"
-        "  rate(agentmitra_api_request_duration_seconds_bucket[$__rate_interval])\n"
-        '  or rate(mitra_probe_duration_seconds_bucket{instance=~"$instance",check!=""}[$__rate_interval])\n))')],
-        "s", thresholds=lower_is_better(LATENCY["api"] * 0.8, LATENCY["api"])))
+        kpi_stats.append(stat(f"{title} (target < {seconds_text(LATENCY_KPI[kpi])})", targets, "s", key=title,
+                              thresholds=lower_is_better(warn_at(LATENCY_KPI[kpi]), LATENCY[kpi])))
 
     # What broke, first: the cause alerts (one per incident, alerts/runbook.md) of the chosen
     # services, and the exporter's own outage, which has no service. Symptoms they hold back
@@ -295,7 +320,7 @@ def overview():
         Row("Cause"),
         table("Firing cause", [target(
             f'ALERTS{{alertstate="firing",alertname=~"{causes}",service=~"$service"}}\n'
-            'or\nALERTS{alertstate="firing",alertname="MitraExporterDown",instance=~"$instance"}',
+            f'or\n{sel("ALERTS", f"alertstate={Q}firing{Q},alertname={Q}MitraExporterDown{Q},{INST}")}',
             instant=True, table=True)], "short", height=5,
               transformations=[{"id": "organize", "options": {
                   "excludeByName": {"Time": True, "Value": True, "__name__": True, "alertstate": True}}}]),
@@ -309,24 +334,24 @@ def overview():
         stat("Login error budget left (30d)", [target(budget_left("login-success"))], "percentunit",
              thresholds=higher_is_better(0, 0.25), width=6),
         *kpi_stats,
-        stat("DB mean query time (target < 500 ms)", [target(
-            'max(pg_stat_statements_mean_exec_seconds{instance=~"$instance"})')], "s",
-            thresholds=lower_is_better(DB_MEAN_QUERY * 0.8, DB_MEAN_QUERY)),
+        stat(f"DB mean query time (target < {seconds_text('kpis.dbMeanQuerySeconds')})", [target(
+            f"max({sel('pg_stat_statements_mean_exec_seconds', INST)})")], "s",
+            thresholds=lower_is_better(warn_at("kpis.dbMeanQuerySeconds"), DB_MEAN_QUERY), key="DB mean query time"),
         bargauge("Burn rate per SLO (1h)", [target(
             "mitra:slo_errors:ratio_rate1h\n  / on (slo) group_left ()\n(1 - mitra:slo_objective:ratio)",
             "{{slo}} {{service}} {{instance_name}}", instant=True)], "suffix:x",
             thresholds=lower_is_better(1, 14.4), minimum=0, width=24, height=7),
         Row("Endpoints"),
         timeseries("Check success ratio", [target(
-            'sum by (check) (rate(mitra_probe_runs_total{instance=~"$instance",check=~"$check",result="success"}[$__rate_interval]))\n'
-            '/\nsum by (check) (rate(mitra_probe_runs_total{instance=~"$instance",check=~"$check"}[$__rate_interval]))',
+            f'sum by (check) (rate({sel("mitra_probe_runs_total", INST + CHECK_CHOSEN + SUCCESS)}[$__rate_interval]))\n'
+            f'/\nsum by (check) (rate({sel("mitra_probe_runs_total", INST + CHECK_CHOSEN)}[$__rate_interval]))',
             "{{check}}")], "percentunit", thresholds=higher_is_better(API_SUCCESS), minimum=0, maximum=1),
         timeseries("Check latency p95", [target(
-            percentile(0.95, "mitra_probe_duration_seconds", 'instance=~"$instance",check=~"$check"', ["check"]),
+            percentile(0.95, "mitra_probe_duration_seconds", INST + CHECK_CHOSEN, ["check"]),
             "{{check}}")], "s", thresholds=lower_is_better(LATENCY["api"]), minimum=0),
         timeseries("Backend 5xx and 4xx per route", [
-            target('sum by (route) (rate(agentmitra_api_requests_total{code=~"5.."}[$__rate_interval]))', "5xx {{route}}"),
-            target('sum by (route) (rate(agentmitra_api_requests_total{code=~"4.."}[$__rate_interval]))', "4xx {{route}}"),
+            target(f'sum by (route) (rate({sel("agentmitra_api_requests_total", INST + ",code=~" + Q + "5.." + Q)}[$__rate_interval]))', "5xx {{route}}"),
+            target(f'sum by (route) (rate({sel("agentmitra_api_requests_total", INST + ",code=~" + Q + "4.." + Q)}[$__rate_interval]))', "4xx {{route}}"),
         ], "reqps", minimum=0),
         timeseries("Login success by role", [target(
             '1 - role:mitra_login_errors:ratio_rate5m{role=~"$role"}', "{{role}}")], "percentunit",
@@ -347,8 +372,8 @@ def overview():
 
 def api_health():
     up_down = [{"type": "value", "options": {"0": {"text": "DOWN", "color": RED}, "1": {"text": "UP", "color": GREEN}}}]
-    check = 'instance=~"$instance",check=~"$check"'
-    step = 'instance=~"$instance",scenario=~"$scenario",step!=""'
+    check = f'{SELECTOR},instance=~"$instance",check=~"$check"'
+    step = f'{SELECTOR},instance=~"$instance",scenario=~"$scenario",step!=""'
     items = [
         Row("Checks"),
         bargauge("Check status", [target(f"probe_success{{{check}}}", "{{check}}", instant=True)], "short",
@@ -378,7 +403,7 @@ def api_health():
         ], "short", width=12, height=6),
         Row("Scenarios"),
         bargauge("Scenario status", [target(
-            'mitra_scenario_success{instance=~"$instance",scenario=~"$scenario"}', "{{scenario}}", instant=True)],
+            sel("mitra_scenario_success", INST + SCENARIO_CHOSEN), "{{scenario}}", instant=True)],
             "short", thresholds=higher_is_better(1), mappings=up_down, minimum=0, maximum=1, width=8),
         timeseries("Step success", [target(f"probe_success{{{step}}}", "{{scenario}} / {{step}}")], "short",
                    minimum=0, maximum=1, width=16),
@@ -386,7 +411,7 @@ def api_health():
             percentile(0.95, "mitra_probe_duration_seconds", step, ["scenario", "step"]), "{{scenario}} / {{step}}")],
             "s", thresholds=lower_is_better(LATENCY["api"]), minimum=0),
         timeseries("Scenario duration p95", [target(
-            percentile(0.95, "mitra_scenario_duration_seconds", 'instance=~"$instance",scenario=~"$scenario"', ["scenario"]),
+            percentile(0.95, "mitra_scenario_duration_seconds", INST + SCENARIO_CHOSEN, ["scenario"]),
             "{{scenario}}")], "s", minimum=0),
     ]
     return dashboard("mitra-api-health", "Agent Mitra API health",
@@ -399,9 +424,9 @@ def api_health():
 
 
 def postgres():
-    pg = 'instance_name=~"$instance_name"'
-    db = 'instance_name=~"$instance_name",datname=~"$datname"'
-    lic = 'instance_name=~"$instance_name",datname=~"$datname",schemaname="lic_schema"'
+    pg = f'{SELECTOR},instance_name=~"$instance_name"'
+    db = f'{SELECTOR},instance_name=~"$instance_name",datname=~"$datname"'
+    lic = f'{SELECTOR},instance_name=~"$instance_name",datname=~"$datname",schemaname="lic_schema"'
     items = [
         Row("Availability and connections"),
         stat("Up", [target(f"pg_up{{{pg}}}", "{{instance_name}}")], "short", thresholds=higher_is_better(1),
@@ -413,7 +438,7 @@ def postgres():
             f"/\nmax by (instance_name) (pg_settings_max_connections{{{pg}}})",
             "{{instance_name}}")], "percentunit", thresholds=lower_is_better(0.7, 0.8), width=4),
         stat("Mean query time", [target(f"pg_stat_statements_mean_exec_seconds{{{pg}}}", "{{instance_name}}")], "s",
-             thresholds=lower_is_better(DB_MEAN_QUERY * 0.8, DB_MEAN_QUERY), width=4),
+             thresholds=lower_is_better(warn_at("kpis.dbMeanQuerySeconds"), DB_MEAN_QUERY), width=4),
         stat("Database size", [target(f"sum by (instance_name) (pg_database_size_bytes{{{db}}})", "{{instance_name}}")],
              "bytes", width=4),
         stat("Replication lag", [target(f"max by (instance_name) (pg_replication_lag_seconds{{{pg}}})", "{{instance_name}}")],
@@ -438,9 +463,9 @@ def postgres():
             target(f"sum by (datname) (increase({either('pg_stat_database_deadlocks', db)}[$__rate_interval]))", "deadlocks {{datname}}"),
         ], "short", minimum=0),
         Row("Queries"),
-        timeseries("Mean query time vs 500 ms target", [target(
+        timeseries(f"Mean query time vs {seconds_text('kpis.dbMeanQuerySeconds')} target", [target(
             f"pg_stat_statements_mean_exec_seconds{{{pg}}}", "{{instance_name}}")], "s",
-            thresholds=lower_is_better(DB_MEAN_QUERY), minimum=0),
+            thresholds=lower_is_better(DB_MEAN_QUERY), minimum=0, key="Mean query time vs target"),
         timeseries("Longest open transaction", [target(
             f"max by (datname) (pg_stat_activity_max_tx_duration{{{db}}})", "{{datname}}")], "s",
             thresholds=lower_is_better(300), minimum=0),
@@ -538,31 +563,33 @@ def postgres():
 
 def logins():
     role = 'role=~"$role"'
-    login_step = f'instance=~"$instance",step="login",{role}'
+    login_step = f'{SELECTOR},instance=~"$instance",step="login",{role}'
     items = [
         Row("Login success"),
         stat("Login success (1h)", [target('1 - mitra:slo_errors:ratio_rate1h{slo="login-success"}')], "percentunit",
              thresholds=higher_is_better(LOGIN_SUCCESS), width=6),
-        stat("Login latency within 0.5 s (1h)", [target('1 - mitra:slo_errors:ratio_rate1h{slo="login-latency"}')],
-             "percentunit", thresholds=higher_is_better(0.95), width=6),
+        stat(f"Login latency within {seconds_text('kpis.loginLatencySeconds')} (1h)",
+             [target('1 - mitra:slo_errors:ratio_rate1h{slo="login-latency"}')],
+             "percentunit", thresholds=higher_is_better(DERIVED.value("slos.loginLatency")), width=6,
+             key="Login latency within target (1h)"),
         bargauge("Success by role (5m)", [target(f"1 - role:mitra_login_errors:ratio_rate5m{{{role}}}", "{{role}}",
                                                  instant=True)],
                  "percentunit", thresholds=higher_is_better(LOGIN_SUCCESS), minimum=0, maximum=1, width=12, height=5),
         timeseries("Attempts by role and outcome", [target(
-            f"sum by (role, outcome) (rate(agentmitra_login_attempts_total{{{role}}}[$__rate_interval]))",
+            f"sum by (role, outcome) (rate({sel('agentmitra_login_attempts_total', role)}[$__rate_interval]))",
             "{{role}} {{outcome}}")], "reqps", minimum=0, custom={"stacking": {"mode": "normal"}}),
         timeseries("Failed logins by outcome", [target(
-            f'sum by (outcome) (rate(agentmitra_login_attempts_total{{{role},outcome!="success"}}[$__rate_interval]))',
+            f'sum by (outcome) (rate({sel("agentmitra_login_attempts_total", role + FAILED)}[$__rate_interval]))',
             "{{outcome}}")], "reqps", minimum=0),
         timeseries("Success ratio by role", [target(f"1 - role:mitra_login_errors:ratio_rate5m{{{role}}}", "{{role}}")],
                    "percentunit", thresholds=higher_is_better(LOGIN_SUCCESS), minimum=0, maximum=1),
         timeseries("Login scenarios by role", [target(
-            f'mitra_scenario_success{{instance=~"$instance",{role}}}', "{{role}}")], "short", minimum=0, maximum=1),
+            sel("mitra_scenario_success", f"{INST},{role}"), "{{role}}")], "short", minimum=0, maximum=1),
         Row("Login duration"),
         timeseries("Login duration percentiles (audit trail)", [
-            target(percentile(0.5, "agentmitra_login_duration_seconds", "", []), "p50"),
-            target(percentile(0.95, "agentmitra_login_duration_seconds", "", []), "p95"),
-            target(percentile(0.99, "agentmitra_login_duration_seconds", "", []), "p99"),
+            target(percentile(0.5, "agentmitra_login_duration_seconds", INST, []), "p50"),
+            target(percentile(0.95, "agentmitra_login_duration_seconds", INST, []), "p95"),
+            target(percentile(0.99, "agentmitra_login_duration_seconds", INST, []), "p99"),
         ], "s", thresholds=lower_is_better(LATENCY["login"]), minimum=0),
         timeseries("Login step p95 by role (scenarios)", [target(
             percentile(0.95, "mitra_probe_duration_seconds", login_step, ["role"]), "{{role}}")], "s",
@@ -570,10 +597,11 @@ def logins():
         timeseries("Login step phases by role (last run)", [target(
             f"probe_http_duration_seconds{{{login_step}}}", "{{role}} {{phase}}")], "s", minimum=0,
             custom={"stacking": {"mode": "normal"}, "fillOpacity": 40}),
-        timeseries("Logins slower than 0.5 s", [target(
+        timeseries(f"Logins slower than {seconds_text('kpis.loginLatencySeconds')}", [target(
             'mitra:slo_errors:ratio_rate5m{slo="login-latency"}', "5m"), target(
             'mitra:slo_errors:ratio_rate1h{slo="login-latency"}', "1h")], "percentunit",
-            thresholds=lower_is_better(0.05), minimum=0),
+            thresholds=lower_is_better(DERIVED.value("slos.loginLatency", complement=True)), minimum=0,
+            key="Logins slower than target"),
     ]
     return dashboard("mitra-logins", "Agent Mitra logins",
                      "Login attempts and outcomes by role, success against 95 %, duration against 500 ms.",
@@ -585,7 +613,7 @@ def logins():
 
 
 def exporter():
-    inst = f'job="{JOB}",instance=~"$instance"'
+    inst = f'{SELECTOR},instance=~"$instance"'
     items = [
         Row("Exporter"),
         stat("Targets up", [target(f"sum(up{{{inst}}})", "up")], "short", width=4),
@@ -656,19 +684,7 @@ DASHBOARDS = {
 }
 
 
-def render(builder):
-    return json.dumps(builder(), indent=2, sort_keys=False) + "\n"
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default=os.path.join(REPO, "dashboards"))
-    args = parser.parse_args()
-    os.makedirs(args.out, exist_ok=True)
-    for name, builder in DASHBOARDS.items():
-        with open(os.path.join(args.out, name), "w") as handle:
-            handle.write(render(builder))
-
-
-if __name__ == "__main__":
-    main()
+def dashboards_template():
+    """The template of the mixin's grafanaDashboards: {file name: dashboard}."""
+    boards = {name: builder() for name, builder in DASHBOARDS.items()}
+    return {"derived": dict(sorted({**DESCRIPTION_VALUES.specs, **DERIVED.specs}.items())), "template": template(boards)}

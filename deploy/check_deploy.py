@@ -214,6 +214,11 @@ def consistency():
 #   5. it has a HEALTHCHECK on /-/healthy and exposes the default port.
 
 
+def makefile_text():
+    with open(os.path.join(REPO, "Makefile")) as handle:
+        return handle.read()
+
+
 def dockerfile_stages():
     with open(os.path.join(HERE, "Dockerfile")) as handle:
         text = handle.read().replace("\\\n", " ")
@@ -259,6 +264,15 @@ def dockerfile():
     build_runs = " ".join(rest for word, rest in build["lines"] if word == "RUN")
     if "--static-swift-stdlib" not in build_runs or "-c release" not in build_runs:
         problems.append("the build stage must build -c release with --static-swift-stdlib")
+    # The image's binary is built like `make build`'s: the Makefile's RELEASE flags, then the
+    # symbol table swapped for compressed function symbols.
+    release = re.search(r"^RELEASE := (.+)$", makefile_text(), flags=re.M)
+    if release is None:
+        problems.append("the Makefile has no RELEASE := line to compare the build flags with")
+    elif f"swift build {release.group(1).strip()} " not in build_runs:
+        problems.append(f"the build stage must run swift build {release.group(1).strip()} (the Makefile's RELEASE)")
+    if "scripts/minidebuginfo.sh" not in build_runs:
+        problems.append("the build stage must run scripts/minidebuginfo.sh on the binary, as make build does")
     packages = runtime_packages()
     if sorted(packages) != ["ca-certificates", "libcurl4", "libpq5", "libyaml-0-2"]:
         problems.append(f"the runtime stage installs {packages}; only libpq5, libcurl4, libyaml-0-2, ca-certificates")

@@ -6,12 +6,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 . scripts/lib.sh
 
-need_python_yaml || exit 1
-need_gojsonnet || exit 1
-command -v promtool >/dev/null || need_apt prometheus || exit 1
-
-TMP="$(mktemp -d)"
-trap 'rm -rf "$TMP"' EXIT
+need_rule_tools || exit 1
+make_work_dir dashboards
+TMP=$work
 
 generated_is_current() {
     python3 tools/render_mixin.py --out "$TMP/current" || return 1

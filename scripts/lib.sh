@@ -171,6 +171,13 @@ need_gojsonnet() {
     python3 -c 'import _gojsonnet'
 }
 
+# What the rule and dashboard checks run: PyYAML, gojsonnet (to render the mixin) and promtool.
+need_rule_tools() {
+    need_python_yaml || return 1
+    need_gojsonnet || return 1
+    command -v promtool >/dev/null || need_apt prometheus
+}
+
 # --- reporting --------------------------------------------------------------------------------
 
 PASSED=0

@@ -75,6 +75,18 @@ anon_kib() { awk '/RssAnon/ {print $2}' "/proc/$1/status"; }
 keepalive_ms() {  # URL plain|prometheus: p50 and max over 50 keep-alive scrapes, in ms
     python3 bench/postgres/scrape_latency.py "$1" 50 "$2"
 }
+# measure_scrapes PORT PID ROUNDS_1 ROUNDS_16 BODY_FILE: the same figures for either exporter,
+# on one line: keep-alive p50/max plain and with Prometheus' headers, p50/p99 at 1 and 16
+# concurrent scrapers, VmRSS and RssAnon (KiB), series and pg_* series in one body.
+measure_scrapes() {
+    local url="http://127.0.0.1:$1/metrics" pid=$2
+    local plain prom c1 c16
+    plain=$(keepalive_ms "$url" plain); prom=$(keepalive_ms "$url" prometheus)
+    c1=$(python3 bench/postgres/concurrent_scrapes.py "$url" 1 "$3")
+    c16=$(python3 bench/postgres/concurrent_scrapes.py "$url" 16 "$4")
+    curl -s "$url" > "$5"
+    echo "$plain $prom $c1 $c16 $(rss_kib "$pid") $(anon_kib "$pid") $(grep -vc '^#' "$5") $(grep -c '^pg_' "$5")"
+}
 scrape_ms() {  # median and max /metrics latency over N scrapes, in ms
     local url=$1 n=$2 i
     for i in $(seq 1 "$n"); do curl -s -o /dev/null -w '%{time_total}\n' "$url"; done |
@@ -102,14 +114,8 @@ sleep "$interval_s"   # one full interval so the statements baseline exists
 m_cpu0=$(cpu_seconds "$mitra_pid"); m_srv0=$(server_ms bench_mitra)
 sleep $((samples * interval_s))
 m_cpu1=$(cpu_seconds "$mitra_pid"); m_srv1=$(server_ms bench_mitra)
-read -r m_p50 m_max < <(keepalive_ms "http://127.0.0.1:$mitra_port/metrics" plain)
-read -r m_prom_p50 m_prom_max < <(keepalive_ms "http://127.0.0.1:$mitra_port/metrics" prometheus)
-read -r m_c1_p50 m_c1_p99 < <(python3 bench/postgres/concurrent_scrapes.py "http://127.0.0.1:$mitra_port/metrics" 1 100)
-read -r m_c16_p50 m_c16_p99 < <(python3 bench/postgres/concurrent_scrapes.py "http://127.0.0.1:$mitra_port/metrics" 16 20)
-m_rss=$(rss_kib "$mitra_pid"); m_anon=$(anon_kib "$mitra_pid")
-curl -s "http://127.0.0.1:$mitra_port/metrics" > "$work/mitra.prom"
-m_series=$(grep -vc '^#' "$work/mitra.prom")
-m_pg_series=$(grep -c '^pg_' "$work/mitra.prom")
+read -r m_p50 m_max m_prom_p50 m_prom_max m_c1_p50 m_c1_p99 m_c16_p50 m_c16_p99 m_rss m_anon m_series m_pg_series \
+    < <(measure_scrapes "$mitra_port" "$mitra_pid" 100 20 "$work/mitra.prom")
 kill "$mitra_pid"
 echo "  server time by statement:"; top_statements bench_mitra
 
@@ -122,14 +128,8 @@ for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$pgexp_port/me
 p_cpu0=$(cpu_seconds "$pgexp_pid"); p_srv0=$(server_ms bench_pgexp)
 scrape_ms "http://127.0.0.1:$pgexp_port/metrics" "$samples" >/dev/null  # one sample per scrape
 p_cpu1=$(cpu_seconds "$pgexp_pid"); p_srv1=$(server_ms bench_pgexp)
-read -r p_p50 p_max < <(keepalive_ms "http://127.0.0.1:$pgexp_port/metrics" plain)
-read -r p_prom_p50 p_prom_max < <(keepalive_ms "http://127.0.0.1:$pgexp_port/metrics" prometheus)
-read -r p_c1_p50 p_c1_p99 < <(python3 bench/postgres/concurrent_scrapes.py "http://127.0.0.1:$pgexp_port/metrics" 1 20)
-read -r p_c16_p50 p_c16_p99 < <(python3 bench/postgres/concurrent_scrapes.py "http://127.0.0.1:$pgexp_port/metrics" 16 5)
-p_rss=$(rss_kib "$pgexp_pid"); p_anon=$(anon_kib "$pgexp_pid")
-curl -s "http://127.0.0.1:$pgexp_port/metrics" > "$work/pgexp.prom"
-p_series=$(grep -vc '^#' "$work/pgexp.prom")
-p_pg_series=$(grep -c '^pg_' "$work/pgexp.prom")
+read -r p_p50 p_max p_prom_p50 p_prom_max p_c1_p50 p_c1_p99 p_c16_p50 p_c16_p99 p_rss p_anon p_series p_pg_series \
+    < <(measure_scrapes "$pgexp_port" "$pgexp_pid" 20 5 "$work/pgexp.prom")
 kill "$pgexp_pid"
 echo "  server time by statement:"; top_statements bench_pgexp
 

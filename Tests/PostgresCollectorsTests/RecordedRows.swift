@@ -5,6 +5,7 @@ import PostgresClient
 @testable import PostgresCollectors
 import Synchronization
 import Testing
+import TestSupport
 
 /// The rows one PostgreSQL version answered to every statement the built-in collectors send,
 /// recorded by scripts/record-pg-rows.sh into Recorded/<version>/rows.json.

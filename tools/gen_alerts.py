@@ -79,6 +79,12 @@ class SLO:
 def seconds_text(path):
     return DERIVED.text(path) + "s"
 
+def latency_slo(slo, alert, title, objective, threshold, what, histograms):
+    """A latency SLO: the share of `what` (events in `histograms`) within the `threshold` bucket."""
+    return SLO(slo=slo, alert=alert, title=title, objective=f"slos.{objective}", threshold=threshold,
+               bad=f"{what} took longer than {seconds_text(threshold)}", latency=histograms)
+
+
 
 SLOS = [
     SLO(
@@ -101,39 +107,24 @@ SLOS = [
             (sel("mitra_scenario_runs_total", 'role!="",result="failure"'), sel("mitra_scenario_runs_total", 'role!=""')),
         ],
     ),
-    SLO(
-        slo="login-latency", alert="MitraLoginLatency", title="Login latency",
-        objective="slos.loginLatency", threshold="kpis.loginLatencySeconds",
-        bad=f"logins took longer than {seconds_text('kpis.loginLatencySeconds')}",
-        latency=[Histogram("agentmitra_login_duration_seconds"),
-                 Histogram("mitra_probe_duration_seconds", 'role!="",step="login"')],
-    ),
-    SLO(
-        slo="dashboard-latency", alert="MitraDashboardLatency", title="Dashboard latency",
-        objective="slos.dashboardLatency", threshold="kpis.dashboardLatencySeconds",
-        bad=f"dashboard requests took longer than {seconds_text('kpis.dashboardLatencySeconds')}",
-        latency=[Histogram("mitra_probe_duration_seconds", 'kpi="dashboard"')],
-    ),
-    SLO(
-        slo="policy-search-latency", alert="MitraPolicySearchLatency", title="Policy search latency",
-        objective="slos.policySearchLatency", threshold="kpis.policySearchLatencySeconds",
-        bad=f"policy searches took longer than {seconds_text('kpis.policySearchLatencySeconds')}",
-        latency=[Histogram("mitra_probe_duration_seconds", 'kpi="policy_search"')],
-    ),
-    SLO(
-        slo="analytics-latency", alert="MitraAnalyticsLatency", title="Analytics latency",
-        objective="slos.analyticsLatency", threshold="kpis.analyticsLatencySeconds",
-        bad=f"analytics requests took longer than {seconds_text('kpis.analyticsLatencySeconds')}",
-        latency=[Histogram("mitra_probe_duration_seconds", 'kpi="analytics"')],
-    ),
-    SLO(
-        slo="api-latency", alert="MitraAPILatency",
-        title=f"API latency (p95 < {seconds_text('kpis.apiLatencySeconds')})",
-        objective="slos.apiLatency", threshold="kpis.apiLatencySeconds",
-        bad=f"API checks and requests took longer than {seconds_text('kpis.apiLatencySeconds')}",
-        latency=[Histogram("agentmitra_api_request_duration_seconds"),
-                 Histogram("mitra_probe_duration_seconds", 'check!=""')],
-    ),
+    latency_slo("login-latency", "MitraLoginLatency", "Login latency", "loginLatency",
+                "kpis.loginLatencySeconds", "logins",
+                [Histogram("agentmitra_login_duration_seconds"),
+                 Histogram("mitra_probe_duration_seconds", 'role!="",step="login"')]),
+    latency_slo("dashboard-latency", "MitraDashboardLatency", "Dashboard latency", "dashboardLatency",
+                "kpis.dashboardLatencySeconds", "dashboard requests",
+                [Histogram("mitra_probe_duration_seconds", 'kpi="dashboard"')]),
+    latency_slo("policy-search-latency", "MitraPolicySearchLatency", "Policy search latency",
+                "policySearchLatency", "kpis.policySearchLatencySeconds", "policy searches",
+                [Histogram("mitra_probe_duration_seconds", 'kpi="policy_search"')]),
+    latency_slo("analytics-latency", "MitraAnalyticsLatency", "Analytics latency", "analyticsLatency",
+                "kpis.analyticsLatencySeconds", "analytics requests",
+                [Histogram("mitra_probe_duration_seconds", 'kpi="analytics"')]),
+    latency_slo("api-latency", "MitraAPILatency",
+                f"API latency (p95 < {seconds_text('kpis.apiLatencySeconds')})", "apiLatency",
+                "kpis.apiLatencySeconds", "API checks and requests",
+                [Histogram("agentmitra_api_request_duration_seconds"),
+                 Histogram("mitra_probe_duration_seconds", 'check!=""')]),
     SLO(
         slo="db-query-time", alert="MitraDBQueryTime", title="Database mean query time",
         objective="slos.dbQueryTime", threshold="kpis.dbMeanQuerySeconds",

@@ -263,6 +263,11 @@ def dashboard(uid, title, description, variables, items, tags=()):
 # pg_stat_user_tables) gain the suffix when Prometheus scrapes OpenMetrics, which it prefers;
 # matching both spellings keeps the panels working with either scrape format.
 
+def rate_target(metric, selector, legend, by="", scale=""):
+    """`sum [by (…)] (rate(metric{selector}[$__rate_interval]))`, the per-second rate of one counter."""
+    grouping = f" by ({by}) " if by else ""
+    return target(f"sum{grouping}(rate({metric}{{{selector}}}[$__rate_interval])){scale}", legend)
+
 
 def either(counter, selector):
     return sel("", f'{selector},__name__=~"{counter}(_total)?"')
@@ -514,23 +519,22 @@ def postgres():
         # The exporter keeps the checkpoint names of PostgreSQL 13-16 on 17+ (pg_stat_checkpointer),
         # so these work on every version.
         timeseries("Checkpoints", [
-            target(f"sum(rate(pg_stat_bgwriter_checkpoints_timed_total{{{pg}}}[$__rate_interval]))", "timed"),
-            target(f"sum(rate(pg_stat_bgwriter_checkpoints_req_total{{{pg}}}[$__rate_interval]))", "requested"),
+            rate_target("pg_stat_bgwriter_checkpoints_timed_total", pg, "timed"),
+            rate_target("pg_stat_bgwriter_checkpoints_req_total", pg, "requested"),
         ], "ops", minimum=0),
         timeseries("Checkpoint write and sync time", [
-            target(f"sum(rate(pg_stat_bgwriter_checkpoint_write_time_total{{{pg}}}[$__rate_interval])) / 1000", "write"),
-            target(f"sum(rate(pg_stat_bgwriter_checkpoint_sync_time_total{{{pg}}}[$__rate_interval])) / 1000", "sync"),
+            rate_target("pg_stat_bgwriter_checkpoint_write_time_total", pg, "write", scale=" / 1000"),
+            rate_target("pg_stat_bgwriter_checkpoint_sync_time_total", pg, "sync", scale=" / 1000"),
         ], "percentunit", minimum=0),
         # Buffers written, by writer: pg_stat_io from 16 (backends' writes left pg_stat_bgwriter in 17).
         timeseries("Buffers written", [
-            target(f"sum(rate(pg_stat_bgwriter_buffers_checkpoint_total{{{pg}}}[$__rate_interval]))", "checkpointer"),
-            target(f"sum(rate(pg_stat_bgwriter_buffers_clean_total{{{pg}}}[$__rate_interval]))", "background writer"),
+            rate_target("pg_stat_bgwriter_buffers_checkpoint_total", pg, "checkpointer"),
+            rate_target("pg_stat_bgwriter_buffers_clean_total", pg, "background writer"),
             target(f'sum(rate(pg_stat_io_writes_total{{{pg},object="relation",backend_type!~"checkpointer|background writer"}}[$__rate_interval]))\n'
                    f"  or sum(rate(pg_stat_bgwriter_buffers_backend_total{{{pg}}}[$__rate_interval]))", "backends"),
         ], "ops", minimum=0),
-        timeseries("WAL written", [target(
-            f"sum by (instance_name) (rate(pg_stat_wal_bytes_total{{{pg}}}[$__rate_interval]))", "{{instance_name}}")],
-            "Bps", minimum=0),
+        timeseries("WAL written", [rate_target("pg_stat_wal_bytes_total", pg, "{{instance_name}}", by="instance_name")],
+                   "Bps", minimum=0),
         # WAL writes and fsyncs: pg_stat_wal before 18, pg_stat_io (object="wal") from 18 on.
         timeseries("WAL writes and fsyncs", [
             target(f'sum(rate(pg_stat_io_writes_total{{{pg},object="wal"}}[$__rate_interval]))\n'
@@ -539,17 +543,15 @@ def postgres():
                    f"  or sum(rate(pg_stat_wal_sync_total{{{pg}}}[$__rate_interval]))", "fsyncs"),
         ], "ops", minimum=0),
         Row("I/O (pg_stat_io, PostgreSQL 16+)"),
-        timeseries("Bytes read by backend type", [target(
-            f"sum by (backend_type) (rate(pg_stat_io_read_bytes_total{{{pg}}}[$__rate_interval]))", "{{backend_type}}")],
-            "Bps", minimum=0),
+        timeseries("Bytes read by backend type", [
+            rate_target("pg_stat_io_read_bytes_total", pg, "{{backend_type}}", by="backend_type")], "Bps", minimum=0),
         timeseries("Bytes written and extended by backend type", [
-            target(f"sum by (backend_type) (rate(pg_stat_io_write_bytes_total{{{pg}}}[$__rate_interval]))", "write {{backend_type}}"),
-            target(f"sum by (backend_type) (rate(pg_stat_io_extend_bytes_total{{{pg}}}[$__rate_interval]))", "extend {{backend_type}}"),
+            rate_target("pg_stat_io_write_bytes_total", pg, "write {{backend_type}}", by="backend_type"),
+            rate_target("pg_stat_io_extend_bytes_total", pg, "extend {{backend_type}}", by="backend_type"),
         ], "Bps", minimum=0),
         timeseries("Time in I/O by backend type", [
-            target(f"sum by (backend_type) (rate(pg_stat_io_read_time_seconds_total{{{pg}}}[$__rate_interval]))", "read {{backend_type}}"),
-            target(f"sum by (backend_type) (rate(pg_stat_io_write_time_seconds_total{{{pg}}}[$__rate_interval]))", "write {{backend_type}}"),
-            target(f"sum by (backend_type) (rate(pg_stat_io_fsync_time_seconds_total{{{pg}}}[$__rate_interval]))", "fsync {{backend_type}}"),
+            rate_target(f"pg_stat_io_{op}_time_seconds_total", pg, f"{op} {{{{backend_type}}}}", by="backend_type")
+            for op in ("read", "write", "fsync")
         ], "percentunit", minimum=0),
     ]
     return dashboard("mitra-postgres", "Agent Mitra PostgreSQL",

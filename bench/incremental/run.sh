@@ -26,8 +26,6 @@ need_exporter_binary bench/incremental
 
 make_work_dir bench-incr
 pids=()
-pg_port=""
-on_exit '[ -z "$pg_port" ] || scripts/pg-test-cluster.sh stop "$work/pg" "$pg_port" >/dev/null 2>&1'
 on_exit 'stop_processes "${pids[@]}"'
 
 psql_as() { # USER SQL...
@@ -37,7 +35,7 @@ psql_as() { # USER SQL...
 }
 
 pg_port=$(free_port)
-scripts/pg-test-cluster.sh start "$work/pg" "$pg_port" >/dev/null
+pg_start "$work/pg" "$pg_port" >/dev/null  # stopped on exit
 eval "$(scripts/pg-test-cluster.sh env "$work/pg" "$pg_port")"
 psql_as postgres <<'SQL'
 CREATE TABLE IF NOT EXISTS lic_schema.auth_events (

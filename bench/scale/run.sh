@@ -31,8 +31,6 @@ need_exporter_binary bench/scale
 make_work_dir bench-scale
 pids=()
 exporter=""
-pg_port=""
-on_exit '[ -z "$pg_port" ] || scripts/pg-test-cluster.sh stop "$work/pg" "$pg_port" >/dev/null 2>&1'
 on_exit 'stop_processes "${pids[@]}"'
 on_exit '[ -z "$exporter" ] || stop_processes "$exporter"'
 
@@ -130,7 +128,7 @@ done
 
 if [ -n "$DATABASES" ]; then
     pg_port=$(free_port)
-    scripts/pg-test-cluster.sh start "$work/pg" "$pg_port" >/dev/null
+    pg_start "$work/pg" "$pg_port" >/dev/null  # stopped on exit
     eval "$(scripts/pg-test-cluster.sh env "$work/pg" "$pg_port")"
     max_db=0
     for n in $DATABASES; do [ "$n" -gt "$max_db" ] && max_db=$n; done

@@ -189,8 +189,17 @@ public struct LineLogHandler: LogHandler {
 
 /// The redactor used by every log handler; replaced on reload with the new config's secrets.
 public final class LogRedaction: Sendable {
-    private let current = Mutex<@Sendable (String) -> String>({ $0 })
+    /// The closure sits in a struct so the mutex's generic storage holds a struct, not a
+    /// function. A bare `Mutex<(String) -> String>` is stored at the generic abstraction level:
+    /// every `withLock` access re-wrapped the closure in two reabstraction thunks and wrote the
+    /// wrapped one back, so each log line made the next one slower and its call chain deeper
+    /// (quadratic CPU, and a stack overflow after enough lines).
+    private struct Current: Sendable {
+        let redact: @Sendable (String) -> String
+    }
+
+    private let current = Mutex(Current(redact: { $0 }))
     public init() {}
-    public func set(_ redact: @escaping @Sendable (String) -> String) { current.withLock { $0 = redact } }
-    public func redact(_ text: String) -> String { current.withLock { $0 }(text) }
+    public func set(_ redact: @escaping @Sendable (String) -> String) { current.withLock { $0 = Current(redact: redact) } }
+    public func redact(_ text: String) -> String { current.withLock { $0 }.redact(text) }
 }

@@ -51,4 +51,20 @@ final class CapturingSink: LogSink {
         #expect(sink.lines[1].contains("level=info") && sink.lines[2].contains("level=error"))
         #expect(sink.lines[0].contains("logger=other"))
     }
+
+    /// Every log line goes through the shared redaction. Its closure used to gain two
+    /// reabstraction thunks per call, so line n cost n calls and n stack frames: 100,000 lines
+    /// took quadratic time and overflowed the stack. Now the 100,000th line costs what the first did.
+    @Test func redactionCostDoesNotGrowWithTheLinesLogged() {
+        let redaction = LogRedaction()
+        redaction.set { $0.replacingOccurrences(of: "hunter2", with: "<secret>") }
+        var last = ""
+        for index in 0..<100_000 {
+            last = redaction.redact("line \(index) password=hunter2")
+        }
+        #expect(last == "line 99999 password=<secret>")
+        // A reload replaces the redaction instead of wrapping the old one.
+        redaction.set { $0.replacingOccurrences(of: "swordfish", with: "<secret>") }
+        #expect(redaction.redact("hunter2 swordfish") == "hunter2 <secret>")
+    }
 }

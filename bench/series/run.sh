@@ -27,19 +27,13 @@ scrapes=${SCRAPES:-50}
 
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
-work=$(mktemp -d /tmp/mitra-bench-series.XXXXXX); chmod 755 "$work"
+make_work_dir bench-series
 pg_port=$(free_port); mitra_port=$(free_port); pgexp_port=$(free_port)
 pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    scripts/pg-test-cluster.sh stop "$work/pg" "$pg_port" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+on_exit 'stop_processes "${pids[@]}"'
 
 echo "== PostgreSQL on 127.0.0.1:$pg_port"
-scripts/pg-test-cluster.sh start "$work/pg" "$pg_port"
+pg_start "$work/pg" "$pg_port"  # stopped on exit
 psql_super() { runuser -u postgres -- env PGOPTIONS='-c client_min_messages=warning' /usr/lib/postgresql/15/bin/psql -X -q -v ON_ERROR_STOP=1 -h "$work/pg" -p "$pg_port" -U postgres "$@"; }
 
 echo "== $tables tables in lic_schema"

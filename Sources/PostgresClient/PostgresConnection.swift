@@ -90,13 +90,15 @@ public final class PostgresConnection: Sendable {
         return status ?? true
     }
 
-    /// Runs one statement with text parameters (`$1`, `$2`, ...) and returns all its rows.
-    /// Fails with `.deadlineExceeded` (and closes the connection) if no answer came by `deadline`.
-    public func query(_ sql: String, _ parameters: [String?] = [], deadline: ContinuousClock.Instant) async throws(PostgresError) -> QueryResult {
+    /// Runs one statement with text parameters (`$1`, `$2`, ...) and returns all its rows, in
+    /// the given format. Fails with `.deadlineExceeded` (and closes the connection) if no
+    /// answer came by `deadline`.
+    public func query(_ sql: String, _ parameters: [String?] = [], format: ResultFormat = .text,
+                      deadline: ContinuousClock.Instant) async throws(PostgresError) -> QueryResult {
         let result: Result<QueryResult, PostgresError> = await withCheckedContinuation { continuation in
             queue.async {
                 continuation.resume(returning: Result { () throws(PostgresError) in
-                    try self.queryBlocking(sql, parameters, deadline: deadline)
+                    try self.queryBlocking(sql, parameters, format: format, deadline: deadline)
                 })
             }
         }
@@ -195,12 +197,13 @@ public final class PostgresConnection: Sendable {
         }
     }
 
-    private func queryBlocking(_ sql: String, _ parameters: [String?], deadline: ContinuousClock.Instant) throws(PostgresError) -> QueryResult {
+    private func queryBlocking(_ sql: String, _ parameters: [String?], format: ResultFormat,
+                               deadline: ContinuousClock.Instant) throws(PostgresError) -> QueryResult {
         let outcome: Result<QueryResult, PostgresError> = handle.withLock { connection in
             guard let open = connection else {
                 return .failure(PostgresError(phase: .query, kind: .closed, message: "connection is closed"))
             }
-            var result = Result { () throws(PostgresError) in try execute(open, sql, parameters, deadline: deadline) }
+            var result = Result { () throws(PostgresError) in try execute(open, sql, parameters, format: format, deadline: deadline) }
             if inSample.withLock({ $0 }) {
                 result = keepSampleTransaction(open, after: result, deadline: deadline)
             }
@@ -239,13 +242,13 @@ public final class PostgresConnection: Sendable {
 
     /// `simple` sends the text with the simple-query protocol, which allows several
     /// statements and no parameters: only for the exporter's own transaction control.
-    private func execute(_ connection: OpaquePointer, _ sql: String, _ parameters: [String?], deadline: ContinuousClock.Instant,
-                         simple: Bool = false) throws(PostgresError) -> QueryResult {
+    private func execute(_ connection: OpaquePointer, _ sql: String, _ parameters: [String?], format: ResultFormat = .text,
+                         deadline: ContinuousClock.Instant, simple: Bool = false) throws(PostgresError) -> QueryResult {
         // The extended protocol (`PQsendQueryParams`, even without parameters) accepts one
         // statement only, so a configured query cannot smuggle `COMMIT; INSERT …` past the
         // checks made after each statement.
         let sent = simple ? PQsendQuery(connection, sql) : withOptionalCStrings(parameters) { values in
-            PQsendQueryParams(connection, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+            PQsendQueryParams(connection, sql, Int32(parameters.count), nil, values, nil, nil, format == .binary ? 1 : 0)
         }
         guard sent == 1 else { throw connectionError(connection) }
 
@@ -254,10 +257,20 @@ public final class PostgresConnection: Sendable {
         while true {
             try waitUntilReady(connection, deadline: deadline)
             guard let result = PQgetResult(connection) else { break }
+            // A result with rows is kept (read in place); every other one is cleared here.
+            if PQresultStatus(result) == PGRES_TUPLES_OK, rows == nil, failure == nil {
+                switch QueryResult.adopting(result, format: format) {
+                case .success(let adopted):
+                    rows = adopted
+                    continue
+                case .failure(let unsupported):
+                    failure = PostgresError(phase: .query, kind: .server, message: "column \"\(unsupported.column)\" has type oid \(unsupported.typeOID), which the exporter cannot read in binary format")
+                }
+            }
             defer { PQclear(result) }
             switch PQresultStatus(result) {
             case PGRES_TUPLES_OK:
-                if rows == nil { rows = Self.copyRows(result) }
+                break
             case PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
                 if rows == nil { rows = QueryResult(columns: [], rows: []) }
             default:
@@ -308,24 +321,6 @@ public final class PostgresConnection: Sendable {
         // 57P01..57P03: the server is shutting down or restarting; the session is gone.
         let terminated = sqlState.map { $0.hasPrefix("57P") } ?? false
         return PostgresError(phase: .query, kind: lost || terminated ? .connectionLost : .server, sqlState: sqlState, message: message)
-    }
-
-    private static func copyRows(_ result: OpaquePointer) -> QueryResult {
-        let columnCount = Int(PQnfields(result))
-        let rowCount = Int32(PQntuples(result))
-        let columns = (0..<columnCount).map { String(cString: PQfname(result, Int32($0))) }
-        var builder = QueryResult.Builder(columns: columns, rowCapacity: Int(rowCount), textCapacity: 0)
-        for row in 0..<rowCount {
-            for column in 0..<Int32(columnCount) {
-                if PQgetisnull(result, row, column) == 1 {
-                    builder.appendNull()
-                } else {
-                    let length = Int(PQgetlength(result, row, column))
-                    builder.append(UnsafeRawBufferPointer(start: PQgetvalue(result, row, column), count: length))
-                }
-            }
-        }
-        return builder.result(rowCount: Int(rowCount))
     }
 }
 

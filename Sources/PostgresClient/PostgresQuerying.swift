@@ -4,8 +4,10 @@
 /// PostgreSQL version behind the same protocol, so a collector's handling of every version
 /// is checked without starting that version.
 public protocol PostgresQuerying: Sendable {
-    /// Runs one statement with text parameters (`$1`, `$2`, ...) and returns all its rows.
-    func query(_ sql: String, _ parameters: [String?], deadline: ContinuousClock.Instant) async throws(PostgresError) -> QueryResult
+    /// Runs one statement with text parameters (`$1`, `$2`, ...) and returns all its rows in
+    /// `format` (a recording may answer in text either way: `QueryResult` reads both alike).
+    func query(_ sql: String, _ parameters: [String?], format: ResultFormat,
+               deadline: ContinuousClock.Instant) async throws(PostgresError) -> QueryResult
 }
 
 extension PostgresConnection: PostgresQuerying {}

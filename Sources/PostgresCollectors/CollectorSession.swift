@@ -53,9 +53,9 @@ struct CollectorSession: Sendable {
     let currentDatabase: String
     let isReplica: Bool
 
-    func query(_ sql: String, _ parameters: [String?] = []) async throws(CollectorFailure) -> QueryResult {
+    func query(_ sql: String, _ parameters: [String?] = [], format: ResultFormat = .text) async throws(CollectorFailure) -> QueryResult {
         do {
-            return try await connection.query(sql, parameters, deadline: deadline)
+            return try await connection.query(sql, parameters, format: format, deadline: deadline)
         } catch {
             throw .postgres(error)
         }

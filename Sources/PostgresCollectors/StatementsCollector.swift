@@ -79,8 +79,6 @@ struct StatementCounters: Sendable, Hashable {
 /// Everything read from pg_stat_statements in one run.
 struct StatementsSnapshot: Sendable {
     struct Entry: Sendable {
-        var user: String
-        var datname: String
         var counters: StatementCounters
         /// PostgreSQL 17: when this entry's statistics started; a change means it was
         /// evicted (or reset) and created again.
@@ -88,9 +86,16 @@ struct StatementsSnapshot: Sendable {
     }
 
     var entries: [StatementKey: Entry]
+    /// Role and database names of the entries' ids (an id missing here, e.g. a dropped role,
+    /// is labelled with the number).
+    var userNames: [UInt32: String] = [:]
+    var databaseNames: [UInt32: String] = [:]
     /// `pg_stat_statements_info` (extension 1.9+): entries evicted so far, and the last full reset.
     var deallocations: Double?
     var statsReset: Double?
+
+    func userName(_ id: UInt32) -> String { userNames[id] ?? String(id) }
+    func databaseName(_ id: UInt32) -> String { databaseNames[id] ?? String(id) }
 }
 
 /// `pg_stat_statements`: the top statements of the last interval (see `StatementsTracker`),
@@ -161,55 +166,43 @@ struct StatementsReader: Sendable {
             ? "s.shared_blk_read_time + s.local_blk_read_time AS blk_read_time, s.shared_blk_write_time + s.local_blk_write_time AS blk_write_time"
             : "s.blk_read_time, s.blk_write_time"
         let toplevel = version >= 140000 ? "s.toplevel" : "true AS toplevel"
-        let statsSince = version >= 170000 ? "extract(epoch FROM s.stats_since) AS stats_since" : "NULL::float8 AS stats_since"
+        let statsSince = version >= 170000 ? "extract(epoch FROM s.stats_since)::float8 AS stats_since" : "NULL::float8 AS stats_since"
+        // Every entry, every run (exact deltas need them all), so the cost per row is what
+        // counts: numbers in binary (the server does not format them, the exporter does not
+        // parse them), ids instead of names (looked up once per id below), no query text.
         let rows = try await session.query("""
-            SELECT s.userid::text AS userid, s.dbid::text AS dbid, coalesce(s.queryid::text, '') AS queryid, \(toplevel),
-                   coalesce(r.rolname, s.userid::text) AS username, coalesce(d.datname, s.dbid::text) AS datname,
-                   s.calls, \(totalTime) AS total_ms, s.rows, s.shared_blks_hit, s.shared_blks_read, \(blockTimes), \(statsSince)
+            SELECT s.userid, s.dbid, s.queryid, \(toplevel), s.calls, \(totalTime) AS total_ms, s.rows,
+                   s.shared_blks_hit, s.shared_blks_read, \(blockTimes), \(statsSince)
             FROM \(schema).pg_stat_statements(false) s
-            LEFT JOIN pg_roles r ON r.oid = s.userid
-            LEFT JOIN pg_database d ON d.oid = s.dbid
-            """)
-        // Thousands of rows every run: columns are read by position, numbers parsed in place,
-        // and each role's and database's name made into a String once, not once per row.
-        let columns = ["userid", "dbid", "queryid", "toplevel", "username", "datname", "calls", "total_ms", "rows",
+            """, format: .binary)
+        let columns = ["userid", "dbid", "queryid", "toplevel", "calls", "total_ms", "rows",
                        "shared_blks_hit", "shared_blks_read", "blk_read_time", "blk_write_time", "stats_since"]
         let index = columns.map { rows.columnIndex($0) ?? -1 }
         guard !index.contains(-1) else { throw .unavailable("pg_stat_statements returned unexpected columns") }
         func number(_ row: Int, _ column: Int) -> Double { rows.double(row: row, column: index[column]) ?? 0 }
-        var userNames: [UInt32: String] = [:]
-        var databaseNames: [UInt32: String] = [:]
+        func id(_ row: Int, _ column: Int) -> UInt32 { rows.int64(row: row, column: index[column]).flatMap { UInt32(exactly: $0) } ?? 0 }
         var entries: [StatementKey: StatementsSnapshot.Entry] = [:]
         entries.reserveCapacity(rows.rowCount)
+        var userIDs: Set<UInt32> = [], databaseIDs: Set<UInt32> = []
         for row in 0..<rows.rowCount {
-            let userID = rows.int64(row: row, column: index[0]).flatMap { UInt32(exactly: $0) } ?? 0
-            let databaseID = rows.int64(row: row, column: index[1]).flatMap { UInt32(exactly: $0) } ?? 0
-            let key = StatementKey(userID: userID, databaseID: databaseID,
+            let key = StatementKey(userID: id(row, 0), databaseID: id(row, 1),
                                    queryID: rows.int64(row: row, column: index[2]),
-                                   toplevel: rows.withCell(row: row, column: index[3]) { $0[0] != 0x66 || $0[1] != 0 } ?? true)
+                                   toplevel: rows.int64(row: row, column: index[3]).map { $0 != 0 } ?? true)
             let counters = StatementCounters(
-                calls: number(row, 6), totalMilliseconds: number(row, 7), rows: number(row, 8),
-                sharedBlocksHit: number(row, 9), sharedBlocksRead: number(row, 10),
-                blockReadMilliseconds: number(row, 11), blockWriteMilliseconds: number(row, 12))
+                calls: number(row, 4), totalMilliseconds: number(row, 5), rows: number(row, 6),
+                sharedBlocksHit: number(row, 7), sharedBlocksRead: number(row, 8),
+                blockReadMilliseconds: number(row, 9), blockWriteMilliseconds: number(row, 10))
             // Statements of other users without pg_read_all_stats share the empty queryid: sum them.
             if let existing = entries[key] {
                 entries[key]?.counters = existing.counters + counters
             } else {
-                let user = userNames[userID] ?? {
-                    let name = rows.string(row: row, column: index[4]) ?? ""
-                    userNames[userID] = name
-                    return name
-                }()
-                let datname = databaseNames[databaseID] ?? {
-                    let name = rows.string(row: row, column: index[5]) ?? ""
-                    databaseNames[databaseID] = name
-                    return name
-                }()
-                entries[key] = StatementsSnapshot.Entry(user: user, datname: datname, counters: counters,
-                                                        statsSince: rows.double(row: row, column: index[13]))
+                entries[key] = StatementsSnapshot.Entry(counters: counters, statsSince: rows.double(row: row, column: index[11]))
+                userIDs.insert(key.userID)
+                databaseIDs.insert(key.databaseID)
             }
         }
         var snapshot = StatementsSnapshot(entries: entries)
+        (snapshot.userNames, snapshot.databaseNames) = try await names(session, userIDs: userIDs, databaseIDs: databaseIDs)
         if info.double("has_info") == 1 {
             let extra = try await session.query(
                 "SELECT dealloc, extract(epoch FROM stats_reset) AS stats_reset FROM \(schema).pg_stat_statements_info")
@@ -217,6 +210,25 @@ struct StatementsReader: Sendable {
             snapshot.statsReset = extra.namedRows.first?.double("stats_reset")
         }
         return (snapshot, schema)
+    }
+
+    /// The names of the roles and databases of one snapshot's entries: a few ids, however
+    /// many entries.
+    func names(_ session: CollectorSession, userIDs: Set<UInt32>, databaseIDs: Set<UInt32>) async throws(CollectorFailure)
+        -> (users: [UInt32: String], databases: [UInt32: String]) {
+        guard !userIDs.isEmpty || !databaseIDs.isEmpty else { return ([:], [:]) }
+        func array(_ ids: Set<UInt32>) -> String { "{" + ids.sorted().map(String.init).joined(separator: ",") + "}" }
+        let result = try await session.query("""
+            SELECT 'user' AS kind, oid::int8 AS id, rolname::text AS name FROM pg_roles WHERE oid = ANY($1::oid[])
+            UNION ALL
+            SELECT 'database', oid::int8, datname::text FROM pg_database WHERE oid = ANY($2::oid[])
+            """, [array(userIDs), array(databaseIDs)])
+        var users: [UInt32: String] = [:], databases: [UInt32: String] = [:]
+        for row in result.namedRows {
+            guard let id = row.double("id").flatMap({ UInt32(exactly: $0) }) else { continue }
+            if row.string("kind") == "user" { users[id] = row.string("name") } else { databases[id] = row.string("name") }
+        }
+        return (users, databases)
     }
 
     /// Query texts for the given query ids, normalised (whitespace collapsed) and truncated.
@@ -301,7 +313,8 @@ struct StatementsTracker: Sendable {
                 delta = difference
             }
             guard !delta.isZero else { continue }
-            let seriesKey = StatementSeriesKey(user: entry.user, datname: entry.datname, queryID: key.queryID.map { String($0) } ?? "")
+            let seriesKey = StatementSeriesKey(user: snapshot.userName(key.userID), datname: snapshot.databaseName(key.databaseID),
+                                               queryID: key.queryID.map { String($0) } ?? "")
             deltas[seriesKey, default: StatementCounters()] += delta
         }
 

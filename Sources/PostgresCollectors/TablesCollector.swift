@@ -7,6 +7,20 @@ import PostgresClient
 struct TablesCollector: PostgresCollector {
     let kind = PostgresCollectorKind.tables
 
+    struct TableName: Hashable, Sendable {
+        var schema: String
+        var name: String
+    }
+
+    struct Sizes: Sendable {
+        var table: Double?
+        var indexes: Double?
+        var total: Double { (table ?? 0) + (indexes ?? 0) }
+    }
+
+    /// Sizes read by an earlier run, and when.
+    private(set) var sizes: (readAt: ContinuousClock.Instant, byTable: [TableName: Sizes])?
+
     private static let counters: [(column: String, name: String, help: String)] = [
         ("seq_scan", "pg_stat_user_tables_seq_scan", "Sequential scans started on this table."),
         ("seq_tup_read", "pg_stat_user_tables_seq_tup_read", "Live rows fetched by sequential scans."),
@@ -34,16 +48,65 @@ struct TablesCollector: PostgresCollector {
         ("last_autovacuum_age", "pg_stat_user_tables_last_autovacuum_age_seconds", "Seconds since the last autovacuum (absent if never)."),
         ("last_analyze_age", "pg_stat_user_tables_last_analyze_age_seconds", "Seconds since the last manual analyze (absent if never)."),
         ("last_autoanalyze_age", "pg_stat_user_tables_last_autoanalyze_age_seconds", "Seconds since the last autoanalyze (absent if never)."),
-        ("table_size", "pg_stat_user_tables_table_size_bytes", "Size of the table (with TOAST, without indexes), in bytes."),
-        ("index_size", "pg_stat_user_tables_index_size_bytes", "Size of all indexes on the table, in bytes."),
+        ("table_size", "pg_stat_user_tables_table_size_bytes", "Size of the table (with TOAST, without indexes), in bytes (read at most once a minute)."),
+        ("index_size", "pg_stat_user_tables_index_size_bytes", "Size of all indexes on the table, in bytes (read at most once a minute)."),
     ]
 
     /// The sizes walk every file of the table, its TOAST table and its indexes: most of this
-    /// statement's server time. They are computed once per table (`OFFSET 0` keeps the
-    /// planner from copying the calls into the sort key), and their sum is the order
-    /// (`pg_total_relation_size`, without computing it a second time).
-    func collect(_ session: CollectorSession, into set: inout MetricSet) async throws(CollectorFailure) {
-        let result = try await session.query("""
+    /// statement's server time, for figures that move slowly. Like the database sizes they are
+    /// read at most once per `DatabaseCollector.sizeRefresh` (and at once when a table appears
+    /// that has none yet); the runs between read the statistics only. When read, each size is
+    /// computed once per table (`OFFSET 0` keeps the planner from copying the calls into the
+    /// sort key), and their sum is the order (`pg_total_relation_size`, without computing it
+    /// a second time); between reads the last sizes give the order.
+    mutating func collect(_ session: CollectorSession, into set: inout MetricSet) async throws(CollectorFailure) {
+        let now = ContinuousClock.now
+        var cached = sizes.flatMap { now - $0.readAt < DatabaseCollector.sizeRefresh ? $0.byTable : nil }
+        var result = try await query(session, readSizes: cached == nil)
+        if let known = cached, result.namedRows.contains(where: { known[Self.name($0)] == nil }) {
+            cached = nil
+            result = try await query(session, readSizes: true)
+        }
+        var rows = result.namedRows.map { row in
+            (row: row, sizes: cached?[Self.name(row)] ?? Sizes(table: row.double("table_size"), indexes: row.double("index_size")))
+        }
+        if let cached {
+            // The server's order is by name; the order by size is the budget's.
+            rows.sort { a, b in
+                a.sizes.total != b.sizes.total ? a.sizes.total > b.sizes.total
+                    : (a.row.string("schemaname"), a.row.string("relname")) < (b.row.string("schemaname"), b.row.string("relname"))
+            }
+        } else {
+            sizes = (now, Dictionary(rows.map { (Self.name($0.row), $0.sizes) }, uniquingKeysWith: { first, _ in first }))
+        }
+        let counterIDs = Self.counters.map { set.counter($0.name, $0.help) }
+        let gaugeIDs = Self.gauges.map { set.gauge($0.name, $0.help) }
+        for (row, tableSizes) in rows {
+            let labels = [Label("datname", session.currentDatabase), Label("schemaname", row.string("schemaname")),
+                          Label("relname", row.string("relname"))]
+            for (index, counter) in Self.counters.enumerated() { set.add(counterIDs[index], labels, row.double(counter.column)) }
+            for (index, gauge) in Self.gauges.enumerated() {
+                let value = switch gauge.column {
+                case "table_size": tableSizes.table
+                case "index_size": tableSizes.indexes
+                default: row.double(gauge.column)
+                }
+                set.add(gaugeIDs[index], labels, value)
+            }
+            set.nextEntity()
+        }
+    }
+
+    private static func name(_ row: QueryResult.Row) -> TableName {
+        TableName(schema: row.string("schemaname"), name: row.string("relname"))
+    }
+
+    private func query(_ session: CollectorSession, readSizes: Bool) async throws(CollectorFailure) -> QueryResult {
+        let sizes = readSizes
+            ? "CROSS JOIN LATERAL (SELECT pg_table_size(s.relid) AS table_size, pg_indexes_size(s.relid) AS index_size OFFSET 0) z"
+            : "CROSS JOIN (SELECT NULL::bigint AS table_size, NULL::bigint AS index_size) z"
+        let order = readSizes ? "z.table_size + z.index_size DESC, s.schemaname, s.relname" : "s.schemaname, s.relname"
+        return try await session.query("""
             SELECT s.schemaname, s.relname,
                    s.seq_scan, s.seq_tup_read, coalesce(s.idx_scan, 0) AS idx_scan, coalesce(s.idx_tup_fetch, 0) AS idx_tup_fetch,
                    s.n_tup_ins, s.n_tup_upd, s.n_tup_del, s.n_tup_hot_upd, s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze,
@@ -57,18 +120,9 @@ struct TablesCollector: PostgresCollector {
                    coalesce(io.idx_blks_hit, 0) AS idx_blks_hit
             FROM pg_stat_user_tables s
             JOIN pg_statio_user_tables io USING (relid)
-            CROSS JOIN LATERAL (SELECT pg_table_size(s.relid) AS table_size, pg_indexes_size(s.relid) AS index_size OFFSET 0) z
+            \(sizes)
             WHERE s.schemaname = ANY($1::text[])
-            ORDER BY z.table_size + z.index_size DESC, s.schemaname, s.relname
+            ORDER BY \(order)
             """, [session.config.tables.schemas.postgresArrayLiteral])
-        let counterIDs = Self.counters.map { set.counter($0.name, $0.help) }
-        let gaugeIDs = Self.gauges.map { set.gauge($0.name, $0.help) }
-        for row in result.namedRows {
-            let labels = [Label("datname", session.currentDatabase), Label("schemaname", row.string("schemaname")),
-                          Label("relname", row.string("relname"))]
-            for (index, counter) in Self.counters.enumerated() { set.add(counterIDs[index], labels, row.double(counter.column)) }
-            for (index, gauge) in Self.gauges.enumerated() { set.add(gaugeIDs[index], labels, row.double(gauge.column)) }
-            set.nextEntity()
-        }
     }
 }

@@ -229,15 +229,15 @@ struct RenderedSnapshot: Sendable {
     init() {}
 
     init(_ families: [MetricFamily]) {
-        var text = ""
+        var bytes: [UInt8] = []
         for family in Renderer.merge(families) where !family.series.isEmpty {
-            let start = text.utf8.count
-            Renderer.writeSamples(family, into: &text)
-            blocks.append(Block(name: family.name, help: family.help, type: family.type, start: start, end: text.utf8.count))
+            let start = bytes.count
+            Renderer.writeSamples(family, into: &bytes)
+            blocks.append(Block(name: family.name, help: family.help, type: family.type, start: start, end: bytes.count))
         }
-        // A copy of exactly the rendered size: the appends above leave up to half the
-        // capacity unused, and snapshots live until the next run.
-        self.text = String(decoding: Array(text.utf8), as: UTF8.self)
+        // A string of exactly the rendered size: the appends above leave up to half the
+        // buffer's capacity unused, and snapshots live until the next run.
+        self.text = String(decoding: bytes, as: UTF8.self)
     }
 }
 

@@ -70,6 +70,56 @@ struct PostgresConnectionTests {
         await connection.close()
     }
 
+    /// The same row in both formats reads the same through every accessor, and a result
+    /// outlives its connection (it owns libpq's result, not the connection's buffers).
+    @Test func binaryAndTextResultsReadAlike() async throws {
+        let connection = try await PostgresConnection.connect(db.settings())
+        let sql = """
+            SELECT 9007199254740993::int8 AS big, -7::int4 AS small, 3::int2 AS tiny, 4294967295::oid AS id,
+                   2.5::float8 AS ratio, 0.1::float4 AS single, 'NaN'::float8 AS nan, '-Infinity'::float8 AS minus,
+                   true AS yes, false AS no, 'käse'::text AS word, 'pg_class'::name AS relname, NULL::int8 AS nothing,
+                   12::float8 AS whole
+            FROM generate_series(1, 2)
+            """
+        let text = try await connection.query(sql, deadline: soon())
+        let binary = try await connection.query(sql, format: .binary, deadline: soon())
+        await connection.close()
+        for result in [text, binary] {
+            let row = try #require(result.namedRows.first)
+            #expect(result.rowCount == 2)
+            #expect(result.int64(row: 0, column: 0) == 9_007_199_254_740_993, "an int8 beyond 2^53 stays exact")
+            #expect(result.int64(row: 1, column: 1) == -7)
+            #expect(result.int64(row: 0, column: 2) == 3)
+            #expect(result.int64(row: 0, column: 3) == 4_294_967_295)
+            #expect(row.double("ratio") == 2.5)
+            #expect(row.double("single").map { abs($0 - 0.1) < 1e-7 } == true)
+            #expect(row.double("nan")?.isNaN == true)
+            #expect(row.double("minus") == -.infinity)
+            #expect(row.double("yes") == 1 && row.double("no") == 0)
+            #expect(row["yes"] == "t" && row["no"] == "f")
+            #expect(row["word"] == "käse" && row["relname"] == "pg_class")
+            #expect(row["nothing"] == nil && result.isNull(row: 0, column: 12) && result.int64(row: 0, column: 12) == nil)
+            #expect(row["big"] == "9007199254740993" && row["small"] == "-7" && row["ratio"] == "2.5")
+            #expect(row["nan"] == "NaN" && row["minus"] == "-Infinity" && row["whole"] == "12")
+            #expect(result.double(row: 0, column: 10) == nil, "a word is not a number")
+        }
+        #expect(text == binary, "both formats give the same rows as text")
+    }
+
+    @Test func binaryResultRefusesATypeItCannotRead() async throws {
+        let connection = try await PostgresConnection.connect(db.settings())
+        await #expect {
+            _ = try await connection.query("SELECT 1 AS fine, 1.5::numeric AS exact", format: .binary, deadline: soon())
+        } throws: { error in
+            let message = (error as? PostgresError)?.message ?? ""
+            return message.contains("\"exact\"") && message.contains("1700")
+        }
+        // The connection is still usable.
+        let after = try await connection.query("SELECT 2 AS two", format: .binary, deadline: soon())
+        #expect(after.int64(row: 0, column: 0) == 2)
+        await connection.close()
+    }
+
     @Test func sessionIsReadOnlyAndBounded() async throws {
         let connection = try await PostgresConnection.connect(db.settings(statementTimeout: .milliseconds(1500)))
         let result = try await connection.query("""

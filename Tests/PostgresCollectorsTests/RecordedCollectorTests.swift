@@ -212,4 +212,44 @@ import Testing
             .compactMap { $0.labels.first { $0.name == "relname" }?.value }
         #expect(order == ["policies", "agents"])
     }
+
+    /// Table sizes walk the table's files: the second run (within a minute) reads the
+    /// statistics only and exports the sizes of the first, in the same size order.
+    @Test(arguments: versions)
+    func tableSizesAreReadAtMostOnceAMinute(version: String) async throws {
+        let replay = try await Replay.load(version)
+        let tables = replay.queries.recording.statements.filter { $0.sql.contains("FROM pg_stat_user_tables s") }
+        #expect(tables.count == 2)
+        #expect(tables.filter { $0.sql.contains("pg_table_size(s.relid)") }.count == 1, "sizes are read by one run only")
+        let labels = ["datname": "mitra_test", "schemaname": "lic_schema", "relname": "policies"]
+        for name in ["pg_stat_user_tables_table_size_bytes", "pg_stat_user_tables_index_size_bytes"] {
+            let first = replay.value(.tables, name, run: 0, labels)
+            #expect(first.map { $0 > 0 } == true, "\(name) read by the first run")
+            #expect(replay.value(.tables, name, run: 1, labels) == first, "\(name) kept by the second run")
+        }
+    }
+
+    @Test func aTableWithoutAKnownSizeMakesTheRunReadSizes() async throws {
+        let (recording, _) = try RecordedRows.load(version: "15")
+        let statsOnly = try #require(recording.statements.first { $0.sql.contains("NULL::bigint AS table_size") })
+        var withSizes = try #require(recording.statements.first { $0.sql.contains("pg_table_size(s.relid)") })
+        // The first read knew "agents" only; the run after it sees "policies" too.
+        var first = withSizes.responses[0]
+        let relname = try #require(first.columns?.firstIndex(of: "relname"))
+        first.rows = first.rows?.filter { $0[relname] == "agents" }
+        withSizes.responses = [first] + withSizes.responses
+        let queries = RecordedQueries(recording: RecordedRows(
+            serverVersionText: recording.serverVersionText, serverVersion: recording.serverVersion,
+            currentDatabase: recording.currentDatabase, isReplica: false, statements: [withSizes, statsOnly]))
+        var collector = TablesCollector()
+        for _ in 0..<2 {
+            let session = CollectorSession(connection: queries, deadline: .now + .seconds(5), config: RecordedRun.config(),
+                                           serverVersion: recording.serverVersion, currentDatabase: "mitra_test", isReplica: false)
+            var set = MetricSet()
+            try await collector.collect(session, into: &set)
+        }
+        #expect(queries.misses.isEmpty)
+        #expect(queries.servedCount(sqlContaining: "pg_table_size(s.relid)") == 2, "the new table made the second run read sizes")
+        #expect(collector.sizes?.byTable.count == 2)
+    }
 }

@@ -61,10 +61,24 @@ final class RecordedQueries: PostgresQuerying {
         (recording, path) = try RecordedRows.load(version: version)
     }
 
+    /// A recording made up in a test (from parts of a real one).
+    init(recording: RecordedRows, path: String = "(test recording)") {
+        self.recording = recording
+        self.path = path
+    }
+
+    /// How many answers were served to statements whose SQL contains `fragment`.
+    func servedCount(sqlContaining fragment: String) -> Int {
+        served.withLock { counts in
+            counts.filter { recording.statements[$0.key].sql.contains(fragment) }.values.reduce(0, +)
+        }
+    }
+
     /// Statements asked for that the recording does not have.
     var misses: [String] { missed.withLock { $0 } }
 
-    func query(_ sql: String, _ parameters: [String?], deadline: ContinuousClock.Instant) async throws(PostgresError) -> QueryResult {
+    func query(_ sql: String, _ parameters: [String?], format: ResultFormat,
+               deadline: ContinuousClock.Instant) async throws(PostgresError) -> QueryResult {
         guard let index = recording.statements.firstIndex(where: { $0.sql == sql && $0.parameters == parameters }) else {
             missed.withLock { $0.append(sql) }
             throw PostgresError(phase: .query, kind: .server,
@@ -105,9 +119,10 @@ final class RecordingQueries: PostgresQuerying {
 
     var statements: [RecordedStatement] { log.withLock { $0 } }
 
-    func query(_ sql: String, _ parameters: [String?], deadline: ContinuousClock.Instant) async throws(PostgresError) -> QueryResult {
+    func query(_ sql: String, _ parameters: [String?], format: ResultFormat,
+               deadline: ContinuousClock.Instant) async throws(PostgresError) -> QueryResult {
         do {
-            let result = try await connection.query(sql, parameters, deadline: deadline)
+            let result = try await connection.query(sql, parameters, format: format, deadline: deadline)
             append(sql, parameters, RecordedResponse(columns: result.columns, rows: result.rows))
             return result
         } catch {

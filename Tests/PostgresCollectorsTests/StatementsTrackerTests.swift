@@ -12,11 +12,11 @@ import Testing
         var result: [StatementKey: StatementsSnapshot.Entry] = [:]
         for (queryID, calls, milliseconds) in entries {
             result[StatementKey(userID: 10, databaseID: 5, queryID: Int64(queryID)!, toplevel: true)] = StatementsSnapshot.Entry(
-                user: "app", datname: "agentmitra",
                 counters: StatementCounters(calls: calls, totalMilliseconds: milliseconds, rows: calls),
                 statsSince: statsSince[queryID])
         }
-        return StatementsSnapshot(entries: result, deallocations: dealloc, statsReset: statsReset)
+        return StatementsSnapshot(entries: result, userNames: [10: "app"], databaseNames: [5: "agentmitra"],
+                                  deallocations: dealloc, statsReset: statsReset)
     }
 
     func key(_ queryID: String) -> StatementSeriesKey { StatementSeriesKey(user: "app", datname: "agentmitra", queryID: queryID) }
@@ -215,10 +215,11 @@ import Testing
         var entries: [StatementKey: StatementsSnapshot.Entry] = [:]
         for (queryID, count) in calls {
             entries[StatementKey(userID: 10, databaseID: 5, queryID: Int64(queryID)!, toplevel: true)] = StatementsSnapshot.Entry(
-                user: "app", datname: "agentmitra", counters: StatementCounters(calls: count, totalMilliseconds: count * 10, rows: count),
+                counters: StatementCounters(calls: count, totalMilliseconds: count * 10, rows: count),
                 statsSince: nil)
         }
-        return StatementsSnapshot(entries: entries, deallocations: 0, statsReset: 100)
+        return StatementsSnapshot(entries: entries, userNames: [10: "app"], databaseNames: [5: "agentmitra"],
+                                  deallocations: 0, statsReset: 100)
     }
 
     func exported(_ interval: StatementsTracker.Interval) -> Set<String> {

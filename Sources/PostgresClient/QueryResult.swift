@@ -208,9 +208,11 @@ final class LibpqCells: @unchecked Sendable {
 
     func cell(row: Int, column: Int) -> CellBytes? {
         let row = Int32(row), field = Int32(column)
-        guard PQgetisnull(result, row, field) == 0, let value = PQgetvalue(result, row, field) else { return nil }
-        return CellBytes(bytes: UnsafePointer(value), length: Int(PQgetlength(result, row, field)),
-                         binaryType: binaryTypes.isEmpty ? nil : binaryTypes[column])
+        // libpq gives NULL a length of 0: only an empty cell needs the NULL check.
+        let length = Int(PQgetlength(result, row, field))
+        if length == 0, PQgetisnull(result, row, field) == 1 { return nil }
+        guard let value = PQgetvalue(result, row, field) else { return nil }
+        return CellBytes(bytes: UnsafePointer(value), length: length, binaryType: binaryTypes.isEmpty ? nil : binaryTypes[column])
     }
 }
 

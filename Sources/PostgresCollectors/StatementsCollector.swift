@@ -184,6 +184,7 @@ struct StatementsReader: Sendable {
         var entries: [StatementKey: StatementsSnapshot.Entry] = [:]
         entries.reserveCapacity(rows.rowCount)
         var userIDs: Set<UInt32> = [], databaseIDs: Set<UInt32> = []
+        var lastUserID: UInt32?, lastDatabaseID: UInt32?
         for row in 0..<rows.rowCount {
             let key = StatementKey(userID: id(row, 0), databaseID: id(row, 1),
                                    queryID: rows.int64(row: row, column: index[2]),
@@ -192,13 +193,15 @@ struct StatementsReader: Sendable {
                 calls: number(row, 4), totalMilliseconds: number(row, 5), rows: number(row, 6),
                 sharedBlocksHit: number(row, 7), sharedBlocksRead: number(row, 8),
                 blockReadMilliseconds: number(row, 9), blockWriteMilliseconds: number(row, 10))
-            // Statements of other users without pg_read_all_stats share the empty queryid: sum them.
-            if let existing = entries[key] {
-                entries[key]?.counters = existing.counters + counters
+            let entry = StatementsSnapshot.Entry(counters: counters, statsSince: rows.double(row: row, column: index[11]))
+            // One hash per row: keys are unique but for statements of other users without
+            // pg_read_all_stats, which share the empty queryid and are summed.
+            if let earlier = entries.updateValue(entry, forKey: key) {
+                entries[key]?.counters = earlier.counters + counters
             } else {
-                entries[key] = StatementsSnapshot.Entry(counters: counters, statsSince: rows.double(row: row, column: index[11]))
-                userIDs.insert(key.userID)
-                databaseIDs.insert(key.databaseID)
+                // Rows of one role and database tend to come together: skip the set then.
+                if key.userID != lastUserID { userIDs.insert(key.userID); lastUserID = key.userID }
+                if key.databaseID != lastDatabaseID { databaseIDs.insert(key.databaseID); lastDatabaseID = key.databaseID }
             }
         }
         var snapshot = StatementsSnapshot(entries: entries)

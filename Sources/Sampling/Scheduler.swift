@@ -189,6 +189,11 @@ final class Timetable: Sendable {
 
     private let state = Mutex(State())
 
+    /// How early a run may start to share a wakeup with the runs due just before it; never
+    /// more than a twentieth of the sampler's interval. The cadence is kept: the next run is
+    /// timed from the due time, not from the early start.
+    static let batchWindow: Duration = .milliseconds(50)
+
     /// A new sampler set (`SamplerScheduler.replace`): applied by the dispatcher's next `take`.
     func offer(_ samplers: [any Sampler]) {
         state.withLock { state in
@@ -215,7 +220,11 @@ final class Timetable: Sendable {
                 step.retired = Self.apply(offered, to: &state, now: now)
             }
             step.closed = state.closed
-            while !step.closed, let first = state.queue.first, first.due <= now {
+            // Runs due within the next few milliseconds start now, together: with runs spread
+            // over the interval, a thousand checks would otherwise wake the dispatcher (and
+            // the probe engine) once per run.
+            while !step.closed, let first = state.queue.first,
+                  first.due <= now + min(Self.batchWindow, first.sampler.interval / 20) {
                 state.queue.removeFirst()
                 first.running = true
                 step.due.append(first)

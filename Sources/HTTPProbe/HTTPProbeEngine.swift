@@ -387,19 +387,22 @@ private struct EngineLoop {
     }
 }
 
-/// A burst of transfers (every check firing at once) leaves freed buffers that glibc keeps
-/// mapped; handing them back after the burst keeps the resident size near the steady state.
+/// glibc keeps freed memory mapped unless it lies at the top of its heap. A burst of
+/// transfers (every check firing at once, as at startup) leaves freed buffers behind, and so
+/// does everything else that runs between probes: a scrape of 1,000 checks frees some 6 MB of
+/// small blocks (the freshness series, the pieces of the body), which otherwise stayed
+/// resident for good. So freed pages are handed back at a quiet moment (few transfers in
+/// flight) at most every 10 s while probes run.
 private struct MemoryTrim {
-    /// Starts at the threshold so the first idle moment after startup (config parsing and
-    /// the first round of probes) trims once.
-    private var peak = minimumBurst
+    /// Transfers in flight at most since the last trim; the first quiet moment after startup
+    /// (config parsing and the first round of probes) trims once.
+    private var peak = 1
     private var lastTrim = ContinuousClock.now
-    static let minimumBurst = 32
     static let spacing: Duration = .seconds(10)
 
     mutating func observe(inFlight: Int) {
         peak = max(peak, inFlight)
-        guard peak >= Self.minimumBurst, inFlight <= peak / 8 else { return }
+        guard peak > 0, inFlight <= peak / 8 else { return }
         let now = ContinuousClock.now
         guard now - lastTrim >= Self.spacing else { return }
         lastTrim = now

@@ -109,8 +109,13 @@ public final class SnapshotStore: Sendable {
         var snapshot = snapshot
         snapshot.rendered = RenderedSnapshot(snapshot.result.families)
         snapshot.result.families = []
-        state.withLock { state in
-            guard state.expected[snapshot.samplerID] != nil else { return }
+        let staleBody = state.withLock { state -> String? in
+            guard state.expected[snapshot.samplerID] != nil else { return nil }
+            // The cached body no longer matches and is dropped now, not at the next scrape:
+            // with a thousand checks a publish comes every few milliseconds, so it would
+            // otherwise hold a stale copy of the whole body (2.4 KiB per check) for nearly
+            // the whole scrape interval.
+            defer { state.renderCache = nil }
             state.snapshots[snapshot.samplerID] = snapshot
             for outcome in snapshot.result.outcomes {
                 var status = state.statuses[outcome.collector]
@@ -128,7 +133,10 @@ public final class SnapshotStore: Sendable {
                 state.statuses[outcome.collector] = status
             }
             state.generation &+= 1
+            return state.renderCache?.body
         }
+        // Released here, outside the lock (a large body's pages go back to the system).
+        _ = consume staleBody
     }
 
     /// Adds `observer`, called on the publishing task with each snapshot before it is stored.

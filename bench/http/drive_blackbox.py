@@ -10,7 +10,7 @@ import time
 import urllib.parse
 import urllib.request
 
-from timing import cpu_seconds, memory, phase_accuracy, summarise_accuracy
+from timing import MemorySampler, cpu_seconds, memory, phase_accuracy, summarise_accuracy
 
 blackbox, target, checks, interval, duration, pid, output = sys.argv[1:8]
 checks, interval, duration, pid = int(checks), float(interval), float(duration), int(pid)
@@ -42,6 +42,7 @@ def probe():
 
 baseline_rss, _ = memory(pid)
 cpu_start = cpu_seconds(pid)
+rss_sampler = MemorySampler(pid).start()
 started = time.monotonic()
 with concurrent.futures.ThreadPoolExecutor(max_workers=64) as pool:
     rounds = max(1, int(duration // interval))
@@ -59,11 +60,12 @@ with concurrent.futures.ThreadPoolExecutor(max_workers=64) as pool:
 elapsed = time.monotonic() - started
 cpu = cpu_seconds(pid) - cpu_start
 rss, peak = memory(pid)
+rss_median = rss_sampler.stop()
 probes = results["success"] + results["failure"] + results["error"]
 result = {
     "checks": checks, "seconds": elapsed, "probes": probes, "failures": results["failure"] + results["error"],
     "cpu_seconds": cpu, "cpu_seconds_per_1000_probes": cpu / probes * 1000 if probes else 0,
-    "rss_bytes": rss, "peak_rss_bytes": peak, "baseline_rss_bytes": baseline_rss,
+    "rss_bytes": rss, "rss_median_bytes": rss_median, "peak_rss_bytes": peak, "baseline_rss_bytes": baseline_rss,
 }
 result.update(summarise_accuracy(shares))
 json.dump(result, open(output, "w"), sort_keys=True)

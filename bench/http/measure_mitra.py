@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.request
 
-from timing import cpu_seconds, memory, phase_accuracy, summarise_accuracy
+from timing import MemorySampler, cpu_seconds, memory, phase_accuracy, summarise_accuracy
 
 url, pid, interval, duration, output = sys.argv[1:6]
 pid, interval, duration = int(pid), float(interval), float(duration)
@@ -58,6 +58,7 @@ def accuracy(text):
 first = scrape()
 start_runs = probes(first)
 cpu_start = cpu_seconds(pid)
+rss_sampler = MemorySampler(pid).start()
 started = time.monotonic()
 samples, scrapes, bytes_ = [], 0, len(first)
 while time.monotonic() - started < duration:
@@ -70,11 +71,12 @@ elapsed = time.monotonic() - started
 cpu = cpu_seconds(pid) - cpu_start
 end_runs = probes(scrape())
 rss, peak = memory(pid)
+rss_median = rss_sampler.stop()
 count = sum(end_runs.values()) - sum(start_runs.values())
 result = {
     "seconds": elapsed, "probes": count, "failures": end_runs["failure"] - start_runs["failure"],
     "cpu_seconds": cpu, "cpu_seconds_per_1000_probes": cpu / count * 1000 if count else 0,
-    "rss_bytes": rss, "peak_rss_bytes": peak, "metrics_bytes": bytes_, "scrapes": scrapes,
+    "rss_bytes": rss, "rss_median_bytes": rss_median, "peak_rss_bytes": peak, "metrics_bytes": bytes_, "scrapes": scrapes,
 }
 result.update(summarise_accuracy(samples))
 json.dump(result, open(output, "w"), sort_keys=True)

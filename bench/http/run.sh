@@ -92,6 +92,7 @@ row("RSS at end (MiB)", mib(mitra["rss_bytes"]), mib(blackbox["rss_bytes"]), "{:
 row("peak RSS (MiB)", mib(mitra["peak_rss_bytes"]), mib(blackbox["peak_rss_bytes"]), "{:.1f}")
 row("RSS with no checks (MiB)", mib(baseline), mib(blackbox["baseline_rss_bytes"]), "{:.1f}")
 row("RSS added by the checks (MiB)", mib(mitra["rss_bytes"] - baseline), mib(blackbox["rss_bytes"] - blackbox["baseline_rss_bytes"]), "{:.1f}")
+row("  the same, median over the run", mib(mitra["rss_median_bytes"] - baseline), mib(blackbox["rss_median_bytes"] - blackbox["baseline_rss_bytes"]), "{:.1f}")
 print(f"{'phase share of duration, median':36}{share(mitra['phase_share_median']):>16}{share(blackbox['phase_share_median']):>16}")
 print(f"{'phase share of duration, lowest':36}{share(mitra['phase_share_min']):>16}{share(blackbox['phase_share_min']):>16}")
 print(f"{'probes whose phases exceed it':36}{mitra['phase_mismatches']:>16}{blackbox['phase_mismatches']:>16}")
@@ -99,7 +100,9 @@ print(f"/metrics with {checks} checks: {mitra['metrics_bytes'] / 1024:.0f} KiB; 
 data = {"benchmark": "http", "checks": checks, "interval_seconds": interval, "blackbox_version": version,
         "machine": {"cpus": os.cpu_count(), "kernel": platform.release()}, "mitra": mitra, "blackbox": blackbox,
         "ratios": {"cpu_per_probe": mitra["cpu_seconds_per_1000_probes"] / blackbox["cpu_seconds_per_1000_probes"] if blackbox["cpu_seconds_per_1000_probes"] else None,
-                   "rss": mitra["rss_bytes"] / blackbox["rss_bytes"] if blackbox["rss_bytes"] else None}}
+                   "rss": mitra["rss_bytes"] / blackbox["rss_bytes"] if blackbox["rss_bytes"] else None,
+                   "rss_added_median": (mitra["rss_median_bytes"] - baseline) / (blackbox["rss_median_bytes"] - blackbox["baseline_rss_bytes"])
+                   if blackbox["rss_median_bytes"] > blackbox["baseline_rss_bytes"] else None}}
 json.dump(data, open(out, "w"), indent=2)
 print(f"wrote {out}")
 PY

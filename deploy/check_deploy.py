@@ -261,16 +261,20 @@ def dockerfile():
         problems.append(f"the first stage must be a named Swift build stage, not {build_from}")
     if not re.fullmatch(r"debian:\w+-slim", runtime_from):
         problems.append(f"the runtime stage must be Debian slim, not {runtime_from}")
-    build_runs = " ".join(rest for word, rest in build["lines"] if word == "RUN")
+    build_runs = " ".join(" ".join(rest.split()) for word, rest in build["lines"] if word == "RUN")
     if "--static-swift-stdlib" not in build_runs or "-c release" not in build_runs:
         problems.append("the build stage must build -c release with --static-swift-stdlib")
     # The image's binary is built like `make build`'s: the Makefile's RELEASE flags, then the
     # symbol table swapped for compressed function symbols.
-    release = re.search(r"^RELEASE := (.+)$", makefile_text(), flags=re.M)
+    # RELEASE may continue over several lines (backslash-newline); both sides are compared
+    # with their whitespace collapsed, as make and the shell read them.
+    release = re.search(r"^RELEASE := ((?:.*\\\n)*.+)$", makefile_text(), flags=re.M)
     if release is None:
         problems.append("the Makefile has no RELEASE := line to compare the build flags with")
-    elif f"swift build {release.group(1).strip()} " not in build_runs:
-        problems.append(f"the build stage must run swift build {release.group(1).strip()} (the Makefile's RELEASE)")
+    else:
+        flags = " ".join(release.group(1).replace("\\\n", " ").split())
+        if f"swift build {flags} " not in build_runs:
+            problems.append(f"the build stage must run swift build {flags} (the Makefile's RELEASE)")
     if "scripts/minidebuginfo.sh" not in build_runs:
         problems.append("the build stage must run scripts/minidebuginfo.sh on the binary, as make build does")
     packages = runtime_packages()

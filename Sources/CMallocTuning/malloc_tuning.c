@@ -1,10 +1,23 @@
 #include "CMallocTuning.h"
+// A libc header first: it is what defines __GLIBC__. Without one the test below is false
+// and the settings compile to nothing.
+#include <stdlib.h>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
 
 int mitra_set_mmap_threshold(int bytes) {
     return mallopt(M_MMAP_THRESHOLD, bytes);
+}
+
+// One malloc arena for the whole process, set before main so no thread has made its own yet.
+// glibc gives each thread that meets a locked arena a new one (up to 8 per core), and every
+// arena keeps its own free pages: with a PostgreSQL instance sampling every few seconds, the
+// exporter's anonymous memory was 9.2 MiB with the default and 7.4 MiB with one arena (median
+// of 15 readings, three runs each). Its threads allocate little and rarely at the same time
+// (a scrape renders into one buffer), so they seldom wait for the shared lock.
+__attribute__((constructor)) static void mitra_single_malloc_arena(void) {
+    mallopt(M_ARENA_MAX, 1);
 }
 #else
 int mitra_set_mmap_threshold(int bytes) {

@@ -95,17 +95,24 @@ public enum YAMLTag: Sendable, Equatable {
     }
 
     // The YAML 1.1 resolution rules, in the order they are tried. Merge keys (`<<`),
-    // timestamps and `=` have no meaning in the config and read as strings. Regex literals:
-    // the compiler checks them, so nothing can fail at run time.
-    nonisolated(unsafe) private static let rules: [(YAMLTag, Regex<Substring>)] = [
-        (.bool, #/yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF/#),
-        (.int, #/[-+]?0b[0-1_]+|[-+]?0o?[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+/#),
-        (.float, #/[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)/#),
-        (.null, #/~|null|Null|NULL|/#),
-    ]
+    // timestamps and `=` have no meaning in the config and read as strings. PCRE2, anchored
+    // at both ends, compiled once at first use; the patterns are constant, so a compile
+    // error is a programming error (plainScalarsResolveAsYAML11 covers every rule). Not
+    // Swift's Regex: its literals are parsed and compiled at run time too, and the parser
+    // and compiler (about 1 MB of code) then run at every start, for these four patterns.
+    private static let rules: [(YAMLTag, BoundedRegex)] = ([
+        (.bool, "yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF"),
+        (.int, "[-+]?0b[0-1_]+|[-+]?0o?[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+"),
+        (.float, #"[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"#),
+        (.null, "~|null|Null|NULL|"),
+    ] as [(YAMLTag, String)]).map { tag, pattern in
+        (tag, try! BoundedRegex(#"\A(?:"# + pattern + #")\z"#))
+    }
 
     static func resolve(plain text: String) -> YAMLTag {
-        for (tag, rule) in rules where (try? rule.wholeMatch(in: text)) != nil {
+        // The patterns are linear: the deadline is never near.
+        let deadline = ContinuousClock.now + .seconds(1)
+        for (tag, rule) in rules where (try? rule.firstMatch(in: text, deadline: deadline)) != nil {
             return tag
         }
         return .str

@@ -140,11 +140,14 @@ struct MitraExporter: AsyncParsableCommand {
             "checks": .string("\(config.checks.count)"), "scenarios": .string("\(config.scenarios.count)"),
             "postgres": .string("\(config.postgres.count)"), "shard": .string(shard ?? "all"),
         ])
+        // Named services: without a name, ServiceLifecycle names each one "\(service)", which
+        // for the HTTP application is a reflection dump of its whole nested generic value: 10 M
+        // instructions at every start (a tenth of the start-up's) and the reflection code's pages.
         var groupConfiguration = ServiceGroupConfiguration(
             services: [
-                .init(service: app),
-                .init(service: SamplingService(runtime: runtime)),
-                .init(service: ReloadOnSIGHUPService(runtime: runtime, logger: logger)),
+                .init(service: app, serviceName: "http"),
+                .init(service: SamplingService(runtime: runtime), serviceName: "sampling"),
+                .init(service: ReloadOnSIGHUPService(runtime: runtime, logger: logger), serviceName: "reload-on-sighup"),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger

@@ -79,3 +79,29 @@ import Testing
         #expect(counted.first?.lowerBound == 1)
     }
 }
+
+/// The per-sample range limit that lets an incremental counter catch up after a bulk load.
+@Suite struct CountRangeLimitTests {
+    @Test func unlimitedUntilACountFails() {
+        var limit = CountRangeLimit()
+        #expect(limit.end(lower: 0, upper: 7_000_000) == 7_000_000)
+        limit.failed(lower: 0, end: 7_000_000)
+        #expect(limit.end(lower: 0, upper: 7_000_000) == 3_500_000)
+        limit.failed(lower: 0, end: 3_500_000)
+        #expect(limit.end(lower: 0, upper: 7_000_000) == 1_750_000)
+        // A success that did not reach every settled key keeps the size.
+        limit.counted(caughtUp: false)
+        #expect(limit.end(lower: 1_750_000, upper: 7_000_200) == 3_500_000)
+        #expect(limit.end(lower: 7_000_000, upper: 7_000_200) == 7_000_200, "a small range is counted whole")
+        limit.counted(caughtUp: true)
+        #expect(limit.keys == nil)
+        #expect(limit.end(lower: 0, upper: 90_000_000) == 90_000_000)
+    }
+
+    @Test func neverBelowTheMinimum() {
+        var limit = CountRangeLimit()
+        for _ in 0..<40 { limit.failed(lower: 0, end: limit.end(lower: 0, upper: 10_000)) }
+        #expect(limit.keys == CountRangeLimit.minimumKeys)
+        #expect(limit.end(lower: 5, upper: 10_000) == 1_005)
+    }
+}

@@ -131,6 +131,46 @@ struct SQLQueryCollectorTests {
         await monitor.close()
     }
 
+    /// 20,000 new keys at once, and a count that fails for ranges of more than 3,000 keys (as
+    /// a count over millions of rows hits the statement timeout): the counter narrows its
+    /// range, catches up exactly, then counts whole ranges again.
+    @Test func aCounterThatFellBehindCatchesUpInSmallerRanges() async throws {
+        let writer = try await cluster.admin()
+        let monitor = try await monitorSession(cluster)
+        let table = "lic_schema.auth_events_backfill"
+        try await makeTable(writer, table)
+        let failingSQL = Self.loginQuery.replacingOccurrences(of: "TABLE_NAME", with: table)
+            .replacingOccurrences(of: "WHERE event_id > $1 AND event_id <= $2",
+                                  with: "WHERE event_id > $1 AND event_id <= $2 AND 1 / (CASE WHEN $2::bigint - $1::bigint > 3000 THEN 0 ELSE 1 END) = 1")
+        let base = loginCollector(table: table)
+        let collector = SQLQueryCollector(
+            config: SQLQueryConfig(name: base.config.name, mode: base.config.mode, sql: failingSQL, minInterval: .milliseconds(1),
+                                   maxRows: 1000, maxSeries: 1000, maxSettleWait: .seconds(120), metrics: base.config.metrics),
+            instanceName: "test", instanceLabels: [Label("instance_name", "test")], defaultInterval: .seconds(15), logger: Logger(label: "test"))
+        _ = await sampleUntil(collector, monitor, total: 0, attempts: 1)
+        try await insert(writer, table, role: "role-junior-agent", outcome: "success", durationMs: 100, count: 20_000)
+        var totals: [Double] = []
+        var failures = 0
+        for _ in 0..<60 {
+            let result = await collector.collect(execute: { sql, parameters throws(PostgresError) in
+                try await monitor.query(sql, parameters, deadline: .now + .seconds(10))
+            })
+            if result.outcome?.success != true { failures += 1 }
+            totals.append(seriesValues(result.families, "agentmitra_login_attempts_total").values.reduce(0, +))
+            if totals.last == 20_000 { break }
+        }
+        #expect(totals.last == 20_000, "caught up: \(totals)")
+        #expect(totals.allSatisfy { $0 <= 20_000 })
+        #expect(failures == 3, "20,000 → 10,000 → 5,000 → 2,500 keys: three failed samples, then none")
+        #expect(collector.watermark == 20_000)
+        // Caught up: the limit is lifted, a range of 2,000 keys is counted in one sample.
+        try await insert(writer, table, role: "role-junior-agent", outcome: "success", durationMs: 100, count: 2_000)
+        let (_, history) = await sampleUntil(collector, monitor, total: 22_000)
+        #expect(history.last == 22_000)
+        await writer.close()
+        await monitor.close()
+    }
+
     /// A transaction takes a key, stays open while later keys commit, then commits: its row
     /// must be counted once, and none of the others twice.
     @Test func slowConcurrentInsertIsNeitherMissedNorCountedTwice() async throws {

@@ -79,3 +79,31 @@ struct KeyWatermark: Sendable {
         pending.removeAll { $0.maxKey <= upper }
     }
 }
+
+/// How many keys one incremental sample counts at most. Unbounded while counting keeps up;
+/// after a failed count (typically the statement timeout, when a bulk load or a long pause
+/// left millions of new keys) the next sample asks for half the keys it just failed on, and
+/// so on, and the samples after a success keep that size until counting has caught up, when
+/// the limit is lifted. Without it a counter that fell behind would ask for a larger range
+/// every sample and never catch up.
+struct CountRangeLimit: Sendable, Equatable {
+    /// nil: no limit.
+    private(set) var keys: Int64?
+    /// The smallest limit: below it a failure is not about the range's size.
+    static let minimumKeys: Int64 = 1_000
+
+    /// The end of the range to count now, within `(lower, upper]`.
+    func end(lower: Int64, upper: Int64) -> Int64 {
+        guard let keys, upper - lower > keys else { return upper }
+        return lower + keys
+    }
+
+    /// A range was counted; `caughtUp` when it reached every settled key.
+    mutating func counted(caughtUp: Bool) {
+        if caughtUp { keys = nil }
+    }
+
+    mutating func failed(lower: Int64, end: Int64) {
+        keys = max(Self.minimumKeys, (end - lower) / 2)
+    }
+}

@@ -26,6 +26,7 @@ public final class SQLQueryCollector: Sendable {
 
     private struct State: Sendable {
         var watermark = KeyWatermark()
+        var rangeLimit = CountRangeLimit()
         var counters: [String: [[Label]: Double]] = [:]
         var histograms: [String: [[Label]: HistogramValue]] = [:]
         var seriesOrder: [String: [[Label]]] = [:]
@@ -142,7 +143,19 @@ public final class SQLQueryCollector: Sendable {
             logger.warning("counting a key range without waiting longer for open transactions; rows they commit below the range end will not be counted",
                            metadata: ["collector": .string(collectorName), "upper_key": .string("\(upper)")])
         }
-        let result = try await execute(config.sql, [String(lower), String(upper)])
+        let end = state.withLock { $0.rangeLimit.end(lower: lower, upper: upper) }
+        let result: QueryResult
+        do {
+            result = try await execute(config.sql, [String(lower), String(end)])
+        } catch {
+            let limit = state.withLock { state in
+                state.rangeLimit.failed(lower: lower, end: end)
+                return state.rangeLimit.keys ?? 0
+            }
+            logger.warning("counting \(end - lower) keys failed; the next samples count at most \(limit) keys each until counting has caught up",
+                           metadata: ["collector": .string(collectorName), "lower_key": .string("\(lower)")])
+            throw error
+        }
         try validate(result)
         // Check everything before adding anything: a bad row must not half-apply a sample.
         var increments: [(metric: SQLMetricConfig, labels: [Label], value: Double?, histogram: HistogramValue?)] = []
@@ -184,7 +197,8 @@ public final class SQLQueryCollector: Sendable {
                     state.histograms[name, default: [:]][increment.labels] = current
                 }
             }
-            state.watermark.advance(to: upper)
+            state.watermark.advance(to: end)
+            state.rangeLimit.counted(caughtUp: end == upper)
         }
         logDropsOnce()
     }

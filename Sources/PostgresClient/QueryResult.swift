@@ -25,48 +25,24 @@ public struct QueryResult: Sendable, Equatable {
     private let storage: CellStorage
     private let indexByName: [String: Int]
 
+    /// A result built in code (tests, recordings): its cells as text, NULL as nil.
     public init(columns: [String], rows: [[String?]]) {
-        var builder = Builder(columns: columns, rowCapacity: rows.count, textCapacity: 0)
+        var text: [UInt8] = []
+        var starts: [Int] = []
+        starts.reserveCapacity(rows.count * columns.count)
         for row in rows {
             for column in columns.indices {
                 guard column < row.count, let value = row[column] else {
-                    builder.appendNull()
+                    starts.append(-1)
                     continue
                 }
-                var copy = value
-                copy.withUTF8 { builder.append(UnsafeRawBufferPointer($0)) }
+                starts.append(text.count)
+                text.append(contentsOf: value.utf8)
+                text.append(0)
             }
         }
-        self = builder.result(rowCount: rows.count)
-    }
-
-    /// Fills a result cell by cell, row by row (`columns.count` cells per row), as text.
-    struct Builder {
-        private var columns: [String]
-        private var text: [UInt8] = []
-        private var starts: [Int] = []
-
-        init(columns: [String], rowCapacity: Int, textCapacity: Int) {
-            self.columns = columns
-            starts.reserveCapacity(rowCapacity * columns.count)
-            text.reserveCapacity(textCapacity)
-        }
-
-        mutating func appendNull() { starts.append(-1) }
-
-        /// Appends one cell's bytes (without a terminating NUL; one is added).
-        mutating func append(_ bytes: UnsafeRawBufferPointer) {
-            starts.append(text.count)
-            text.append(contentsOf: bytes)
-            text.append(0)
-        }
-
-        /// The result, once `rowCount` rows of cells were appended.
-        func result(rowCount: Int) -> QueryResult {
-            precondition(starts.count == rowCount * columns.count, "QueryResult.Builder: \(starts.count) cells for \(rowCount) rows of \(columns.count) columns")
-            return QueryResult(columns: columns, rowCount: rowCount,
-                               storage: .text(TextCells(text: text, starts: starts, columnCount: columns.count)))
-        }
+        self.init(columns: columns, rowCount: rows.count,
+                  storage: .text(TextCells(text: text, starts: starts, columnCount: columns.count)))
     }
 
     /// Takes ownership of a `PGRES_TUPLES_OK` result (cleared when the last copy of this
@@ -116,13 +92,6 @@ public struct QueryResult: Sendable, Equatable {
     public var namedRows: [Row] { (0..<rowCount).map { Row(result: self, index: $0) } }
 
     public func isNull(row: Int, column: Int) -> Bool { storage.cell(row: row, column: column) == nil }
-
-    /// Calls `body` with a text cell's NUL-terminated bytes, or returns nil for SQL NULL (and
-    /// for a binary number, which has no text: use `double`, `int64` or `string`).
-    public func withCell<R>(row: Int, column: Int, _ body: (UnsafePointer<CChar>) -> R) -> R? {
-        guard let cell = storage.cell(row: row, column: column), cell.binaryType == nil else { return nil }
-        return body(cell.bytes)
-    }
 
     /// A cell as text; a binary number is formatted as PostgreSQL's text output would show it
     /// (booleans `t`/`f`).

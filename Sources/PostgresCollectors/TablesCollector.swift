@@ -7,9 +7,11 @@ import PostgresClient
 struct TablesCollector: PostgresCollector {
     let kind = PostgresCollectorKind.tables
 
-    struct TableName: Hashable, Sendable {
+    struct TableName: Hashable, Sendable, Comparable {
         var schema: String
         var name: String
+
+        static func < (a: Self, b: Self) -> Bool { (a.schema, a.name) < (b.schema, b.name) }
     }
 
     struct Sizes: Sendable {
@@ -63,27 +65,25 @@ struct TablesCollector: PostgresCollector {
         let now = ContinuousClock.now
         var cached = sizes.flatMap { now - $0.readAt < DatabaseCollector.sizeRefresh ? $0.byTable : nil }
         var result = try await query(session, readSizes: cached == nil)
-        if let known = cached, result.namedRows.contains(where: { known[Self.name($0)] == nil }) {
+        var names = result.namedRows.map(Self.name)
+        if let known = cached, names.contains(where: { known[$0] == nil }) {
             cached = nil
             result = try await query(session, readSizes: true)
+            names = result.namedRows.map(Self.name)
         }
-        var rows = result.namedRows.map { row in
-            (row: row, sizes: cached?[Self.name(row)] ?? Sizes(table: row.double("table_size"), indexes: row.double("index_size")))
+        var rows = zip(result.namedRows, names).map { row, name in
+            (row: row, name: name, sizes: cached?[name] ?? Sizes(table: row.double("table_size"), indexes: row.double("index_size")))
         }
-        if let cached {
+        if cached != nil {
             // The server's order is by name; the order by size is the budget's.
-            rows.sort { a, b in
-                a.sizes.total != b.sizes.total ? a.sizes.total > b.sizes.total
-                    : (a.row.string("schemaname"), a.row.string("relname")) < (b.row.string("schemaname"), b.row.string("relname"))
-            }
+            rows.sort { a, b in a.sizes.total != b.sizes.total ? a.sizes.total > b.sizes.total : a.name < b.name }
         } else {
-            sizes = (now, Dictionary(rows.map { (Self.name($0.row), $0.sizes) }, uniquingKeysWith: { first, _ in first }))
+            sizes = (now, Dictionary(rows.map { ($0.name, $0.sizes) }, uniquingKeysWith: { first, _ in first }))
         }
         let counterIDs = Self.counters.map { set.counter($0.name, $0.help) }
         let gaugeIDs = Self.gauges.map { set.gauge($0.name, $0.help) }
-        for (row, tableSizes) in rows {
-            let labels = [Label("datname", session.currentDatabase), Label("schemaname", row.string("schemaname")),
-                          Label("relname", row.string("relname"))]
+        for (row, name, tableSizes) in rows {
+            let labels = [Label("datname", session.currentDatabase), Label("schemaname", name.schema), Label("relname", name.name)]
             for (index, counter) in Self.counters.enumerated() { set.add(counterIDs[index], labels, row.double(counter.column)) }
             for (index, gauge) in Self.gauges.enumerated() {
                 let value = switch gauge.column {

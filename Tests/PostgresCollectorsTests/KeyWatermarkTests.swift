@@ -85,9 +85,9 @@ import Testing
     @Test func unlimitedUntilACountFails() {
         var limit = CountRangeLimit()
         #expect(limit.end(lower: 0, upper: 7_000_000) == 7_000_000)
-        limit.failed(lower: 0, end: 7_000_000)
+        #expect(limit.failed(lower: 0, end: 7_000_000) == 3_500_000)
         #expect(limit.end(lower: 0, upper: 7_000_000) == 3_500_000)
-        limit.failed(lower: 0, end: 3_500_000)
+        #expect(limit.failed(lower: 0, end: 3_500_000) == 1_750_000)
         #expect(limit.end(lower: 0, upper: 7_000_000) == 1_750_000)
         // A success that did not reach every settled key keeps the size.
         limit.counted(caughtUp: false)
@@ -100,7 +100,7 @@ import Testing
 
     @Test func neverBelowTheMinimum() {
         var limit = CountRangeLimit()
-        for _ in 0..<40 { limit.failed(lower: 0, end: limit.end(lower: 0, upper: 10_000)) }
+        for _ in 0..<40 { _ = limit.failed(lower: 0, end: limit.end(lower: 0, upper: 10_000)) }
         #expect(limit.keys == CountRangeLimit.minimumKeys)
         #expect(limit.end(lower: 5, upper: 10_000) == 1_005)
     }

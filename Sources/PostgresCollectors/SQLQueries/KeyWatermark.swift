@@ -103,7 +103,10 @@ struct CountRangeLimit: Sendable, Equatable {
         if caughtUp { keys = nil }
     }
 
-    mutating func failed(lower: Int64, end: Int64) {
-        keys = max(Self.minimumKeys, (end - lower) / 2)
+    /// Counting `(lower, end]` failed: returns the limit for the next samples.
+    mutating func failed(lower: Int64, end: Int64) -> Int64 {
+        let limit = max(Self.minimumKeys, (end - lower) / 2)
+        keys = limit
+        return limit
     }
 }

@@ -148,10 +148,7 @@ public final class SQLQueryCollector: Sendable {
         do {
             result = try await execute(config.sql, [String(lower), String(end)])
         } catch {
-            let limit = state.withLock { state in
-                state.rangeLimit.failed(lower: lower, end: end)
-                return state.rangeLimit.keys ?? 0
-            }
+            let limit = state.withLock { $0.rangeLimit.failed(lower: lower, end: end) }
             logger.warning("counting \(end - lower) keys failed; the next samples count at most \(limit) keys each until counting has caught up",
                            metadata: ["collector": .string(collectorName), "lower_key": .string("\(lower)")])
             throw error

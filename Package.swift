@@ -31,7 +31,8 @@ let package = Package(
         // C libraries and shims.
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
-        .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl"), .linkedLibrary("ssl"), .linkedLibrary("crypto")]),
+        // libcurl itself is loaded at run time (see CCurl.h); OpenSSL is linked for the TLS details.
+        .target(name: "CCurl", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         .target(name: "CBuildInfo"),
         .target(name: "CMallocTuning"),
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),

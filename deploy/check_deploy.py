@@ -345,6 +345,11 @@ def owner(path):
     return None
 
 
+# Libraries the binary loads with dlopen when first needed, so ldd does not list them:
+# soname -> why. Each must be found on this machine, come from a runtime-image package, and
+# be named in the binary (the loader's string), so this list cannot outlive the code.
+LOADED_AT_RUN_TIME = {"libcurl.so.4": "HTTP checks"}
+
 SWIFT_RUNTIME = re.compile(r"^(libswift\w*|libFoundation\w*|lib_FoundationICU|libdispatch|libBlocksRuntime)\.so")
 
 
@@ -374,6 +379,25 @@ def ldd(binary):
         if package is None:
             problems.append(f"{soname} ({path}) belongs to no Debian package")
         elif package not in allowed:
+            problems.append(f"{soname} comes from {package}, which the runtime image does not install")
+        for root in runtime:
+            if package and package in closures[root]:
+                used_roots.add(root)
+    with open(binary, "rb") as handle:
+        image = handle.read()
+    cache = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True, check=True).stdout
+    for soname, purpose in LOADED_AT_RUN_TIME.items():
+        if soname.encode() + b"\0" not in image:
+            problems.append(f"{soname} is listed as loaded at run time, but the binary does not name it")
+            continue
+        path = next((line.split(" => ")[1].strip() for line in cache.splitlines()
+                     if line.strip().startswith(soname + " ") and "x86-64" in line), None)
+        if path is None:
+            problems.append(f"{soname} (loaded at run time for {purpose}): not found on this machine")
+            continue
+        package = owner(path)
+        rows.append((soname, f"{package or '?'} (loaded at run time for {purpose})"))
+        if package not in allowed:
             problems.append(f"{soname} comes from {package}, which the runtime image does not install")
         for root in runtime:
             if package and package in closures[root]:

@@ -18,8 +18,9 @@ import Synchronization
 public final class HTTPProbeEngine: Sendable {
     private let shared: EngineShared
 
-    /// libcurl's global state is set up once per process, before any handle exists.
-    private static let globalInit: CURLcode = mitra_curl_global_init()
+    /// libcurl is loaded and its global state set up once per process, before any handle
+    /// exists; nil when that worked, otherwise why not (every request then fails with it).
+    static let loadProblem: String? = mitra_curl_load().map { String(cString: $0) }
 
     /// Every probe in flight holds a socket; a thousand checks against a hung target would
     /// run into the common soft limit of 1024 descriptors and fail as `connect`. The soft
@@ -36,7 +37,7 @@ public final class HTTPProbeEngine: Sendable {
 
     /// Starts the engine thread.
     public init(name: String = "mitra-curl") {
-        _ = Self.globalInit
+        _ = Self.loadProblem
         _ = Self.descriptorLimit
         shared = EngineShared()
         let shared = shared
@@ -71,6 +72,9 @@ public final class HTTPProbeEngine: Sendable {
 
     /// Performs one request. Never throws: failures are in `response.error`.
     public func perform(_ request: ProbeRequest) async -> ProbeResponse {
+        if let problem = Self.loadProblem {
+            return ProbeResponse(error: ProbeError(kind: .shutdown, message: problem))
+        }
         if let problem = request.forbiddenCharacterProblem {
             return ProbeResponse(error: ProbeError(kind: .invalidRequest, message: "\(problem); the request was not sent"))
         }
@@ -141,7 +145,7 @@ final class EngineShared: Sendable {
     /// sending the raw pointer across threads is safe.
     struct MultiHandle: @unchecked Sendable {
         let pointer: UnsafeMutableRawPointer
-        func wakeup() { curl_multi_wakeup(pointer) }
+        func wakeup() { mitra_curl_multi_wakeup(pointer) }
     }
 
     let state = Mutex(State())
@@ -267,8 +271,8 @@ private struct EngineLoop {
     let shared: EngineShared
 
     func run() {
-        guard let multi = curl_multi_init() else {
-            failEverything(message: "curl_multi_init failed")
+        guard HTTPProbeEngine.loadProblem == nil, let multi = mitra_curl_multi_init() else {
+            failEverything(message: HTTPProbeEngine.loadProblem ?? "curl_multi_init failed")
             shared.markThreadExited()
             return
         }
@@ -276,7 +280,6 @@ private struct EngineLoop {
         shared.state.withLock { $0.multi = published }
         var transfers: [UInt64: Transfer] = [:]
         var byHandle: [UnsafeMutableRawPointer: UInt64] = [:]
-        var trim = MemoryTrim()
 
         while true {
             let (submissions, cancels, stopping) = shared.state.withLock { state -> ([Submission], [UInt64], Bool) in
@@ -303,10 +306,10 @@ private struct EngineLoop {
                     finish(transfer.id, transfer.continuation, ProbeResponse(error: error))
                     continue
                 }
-                let code = curl_multi_add_handle(multi, transfer.easy)
+                let code = mitra_curl_multi_add_handle(multi, transfer.easy)
                 if code != CURLM_OK {
                     finish(transfer.id, transfer.continuation, ProbeResponse(error: ProbeError(
-                        kind: .invalidRequest, message: "curl_multi_add_handle: \(String(cString: curl_multi_strerror(code)))")))
+                        kind: .invalidRequest, message: "curl_multi_add_handle: \(String(cString: mitra_curl_multi_strerror(code)))")))
                     continue
                 }
                 transfers[transfer.id] = transfer
@@ -315,7 +318,7 @@ private struct EngineLoop {
             for id in cancels {
                 guard let transfer = transfers.removeValue(forKey: id) else { continue }
                 byHandle[transfer.easy] = nil
-                curl_multi_remove_handle(multi, transfer.easy)
+                mitra_curl_multi_remove_handle(multi, transfer.easy)
                 shared.state.withLock { $0.inFlight = transfers.count }
                 finish(id, transfer.continuation, ProbeResponse(error: ProbeError(kind: .cancelled, message: "cancelled")))
             }
@@ -323,7 +326,7 @@ private struct EngineLoop {
             shared.state.withLock { $0.inFlight = transfers.count }
 
             var running: Int32 = 0
-            curl_multi_perform(multi, &running)
+            mitra_curl_multi_perform(multi, &running)
             var easy: UnsafeMutableRawPointer?
             var result = CURLE_OK
             var finished: [(UInt64, CheckedContinuation<ProbeResponse, Never>, ProbeResponse)] = []
@@ -331,7 +334,7 @@ private struct EngineLoop {
                 guard let handle = easy, let id = byHandle.removeValue(forKey: handle),
                       let transfer = transfers.removeValue(forKey: id) else { continue }
                 let response = transfer.response(result: result)
-                curl_multi_remove_handle(multi, handle)
+                mitra_curl_multi_remove_handle(multi, handle)
                 finished.append((id, transfer.continuation, response))
             }
             if !finished.isEmpty {
@@ -343,9 +346,8 @@ private struct EngineLoop {
                 }
                 for (_, continuation, response) in finished { continuation.resume(returning: response) }
             }
-            trim.observe(inFlight: transfers.count)
             // Sleeps until a socket is ready, libcurl's next timeout, a wakeup, or 1 s.
-            curl_multi_poll(multi, nil, 0, 1000, nil)
+            mitra_curl_multi_poll(multi, 1000)
         }
 
         shared.state.withLock { state in
@@ -354,11 +356,11 @@ private struct EngineLoop {
             state.inFlight = 0
         }
         for (id, transfer) in transfers {
-            curl_multi_remove_handle(multi, transfer.easy)
+            mitra_curl_multi_remove_handle(multi, transfer.easy)
             finish(id, transfer.continuation, ProbeResponse(error: ProbeError(kind: .shutdown, message: "probe engine is shut down")))
         }
         transfers.removeAll()
-        curl_multi_cleanup(multi)
+        mitra_curl_multi_cleanup(multi)
         failEverything(message: "probe engine is shut down")
         shared.markThreadExited()
     }
@@ -384,29 +386,5 @@ private struct EngineLoop {
         for submission in queued {
             submission.continuation.resume(returning: ProbeResponse(error: ProbeError(kind: .shutdown, message: message)))
         }
-    }
-}
-
-/// glibc keeps freed memory mapped unless it lies at the top of its heap. A burst of
-/// transfers (every check firing at once, as at startup) leaves freed buffers behind, and so
-/// does everything else that runs between probes: a scrape of 1,000 checks frees some 6 MB of
-/// small blocks (the freshness series, the pieces of the body), which otherwise stayed
-/// resident for good. So freed pages are handed back at a quiet moment (few transfers in
-/// flight) at most every 10 s while probes run.
-private struct MemoryTrim {
-    /// Transfers in flight at most since the last trim; the first quiet moment after startup
-    /// (config parsing and the first round of probes) trims once.
-    private var peak = 1
-    private var lastTrim = ContinuousClock.now
-    static let spacing: Duration = .seconds(10)
-
-    mutating func observe(inFlight: Int) {
-        peak = max(peak, inFlight)
-        guard peak > 0, inFlight <= peak / 8 else { return }
-        let now = ContinuousClock.now
-        guard now - lastTrim >= Self.spacing else { return }
-        lastTrim = now
-        peak = inFlight
-        mitra_release_free_memory()
     }
 }

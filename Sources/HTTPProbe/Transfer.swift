@@ -36,7 +36,7 @@ final class Transfer {
     static let maxHeaderBytes = 64 * 1024
 
     init?(id: UInt64, request: ProbeRequest, continuation: CheckedContinuation<ProbeResponse, Never>) {
-        guard let easy = curl_easy_init() else { return nil }
+        guard let easy = mitra_curl_easy_init() else { return nil }
         self.id = id
         self.request = request
         self.continuation = continuation
@@ -47,9 +47,9 @@ final class Transfer {
     }
 
     deinit {
-        curl_easy_cleanup(easy)
-        curl_slist_free_all(headerList)
-        curl_slist_free_all(connectTo)
+        mitra_curl_easy_cleanup(easy)
+        mitra_curl_slist_free_all(headerList)
+        mitra_curl_slist_free_all(connectTo)
         errorBuffer.deallocate()
     }
 
@@ -74,7 +74,7 @@ final class Transfer {
             let connectHost = host.contains(":") ? "[\(host)]" : host
             components.host = serverName
             if let rewritten = components.string { url = rewritten }
-            connectTo = curl_slist_append(nil, "\(serverName):\(port):\(connectHost):\(port)")
+            connectTo = mitra_curl_slist_append(nil, "\(serverName):\(port):\(connectHost):\(port)")
             _ = mitra_curl_easy_setopt_pointer(easy, CURLOPT_CONNECT_TO, UnsafeMutableRawPointer(connectTo))
         }
 
@@ -132,10 +132,10 @@ final class Transfer {
 
         var list: UnsafeMutablePointer<curl_slist>?
         for header in request.headers {
-            list = curl_slist_append(list, "\(header.name): \(header.value)")
+            list = mitra_curl_slist_append(list, "\(header.name): \(header.value)")
         }
         // libcurl would otherwise wait up to a second for `100 Continue` before a large body.
-        list = curl_slist_append(list, "Expect:")
+        list = mitra_curl_slist_append(list, "Expect:")
         headerList = list
         _ = mitra_curl_easy_setopt_pointer(easy, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(list))
 
@@ -148,7 +148,7 @@ final class Transfer {
         _ = mitra_curl_easy_setopt_pointer(easy, CURLOPT_PRIVATE, context)
 
         if let (code, what) = failed {
-            return ProbeError(kind: .invalidRequest, message: "\(what): \(String(cString: curl_easy_strerror(code)))", curlCode: Int(code.rawValue))
+            return ProbeError(kind: .invalidRequest, message: "\(what): \(String(cString: mitra_curl_easy_strerror(code)))", curlCode: Int(code.rawValue))
         }
         return nil
     }
@@ -278,7 +278,7 @@ final class Transfer {
     }
 
     private func classify(_ code: CURLcode) -> ProbeError {
-        let detail = errorBuffer.pointee != 0 ? String(cString: errorBuffer) : String(cString: curl_easy_strerror(code))
+        let detail = errorBuffer.pointee != 0 ? String(cString: errorBuffer) : String(cString: mitra_curl_easy_strerror(code))
         let kind: ProbeErrorKind
         switch code {
         case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:

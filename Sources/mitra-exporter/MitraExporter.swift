@@ -148,6 +148,7 @@ struct MitraExporter: AsyncParsableCommand {
                 .init(service: app, serviceName: "http"),
                 .init(service: SamplingService(runtime: runtime), serviceName: "sampling"),
                 .init(service: ReloadOnSIGHUPService(runtime: runtime, logger: logger), serviceName: "reload-on-sighup"),
+                .init(service: FreeMemoryService(), serviceName: "free-memory"),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger

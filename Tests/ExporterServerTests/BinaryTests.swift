@@ -165,6 +165,38 @@ func curl(_ arguments: [String]) throws -> (status: Int32, output: String) {
         #expect(exporter.output.contains("configuration reload failed"))
     }
 
+    /// libcurl (and the libraries it brings) is loaded when the first HTTP check starts, not
+    /// at start-up; after a reload that adds a check it is there and the check works.
+    @Test func libcurlIsLoadedOnlyOnceAnHTTPCheckRuns() throws {
+        let file = try TemporaryConfig("checks: []\n")
+        let exporter = try ExporterProcess(arguments: ["--config.file", file.path, "--web.enable-lifecycle"])
+        let base = "http://127.0.0.1:\(exporter.port)"
+        func mapsLibcurl() throws -> Bool {
+            // Read to the end: /proc files report a size of 0.
+            let maps = try #require(FileHandle(forReadingAtPath: "/proc/\(exporter.pid)/maps")).readDataToEndOfFile()
+            let text = String(decoding: maps, as: UTF8.self)
+            #expect(text.contains("/libc.so.6"), "unreadable maps: \(text.prefix(200))")
+            return text.contains("/libcurl.so.4")
+        }
+        #expect(try curl(["-f", "\(base)/metrics"]).status == 0)
+        #expect(try !mapsLibcurl(), "no check configured, yet libcurl is loaded")
+
+        try file.write("""
+            checks:
+              - name: self
+                url: \(base)/-/healthy
+                interval: 1s
+            """)
+        #expect(try curl(["-f", "-X", "POST", "\(base)/-/reload"]).output == "Configuration reloaded\n")
+        var succeeded = false
+        for _ in 0..<100 where !succeeded {
+            succeeded = try curl(["\(base)/metrics"]).output.contains("probe_success{check=\"self\"} 1\n")
+            if !succeeded { usleep(50_000) }
+        }
+        #expect(succeeded, "the check added by the reload never succeeded: \(exporter.output)")
+        #expect(try mapsLibcurl())
+    }
+
     @Test func tlsAndBasicAuthFromWebConfig() throws {
         let openssl = try #require(which("openssl"), "openssl is missing: make deps installs it")
         let directory = try TemporaryConfig("checks: []\n")

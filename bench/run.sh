@@ -88,7 +88,9 @@ if postgres:
     m, p = postgres["mitra"], postgres["postgres_exporter"]
     for label, key, unit in (("/metrics p50, no gzip", "p50", "ms"), ("/metrics p50, Prometheus' headers", "prom_p50", "ms"),
                              ("exporter CPU per sample", "cpu", "s"), ("server SQL time per sample", "srv", "ms"),
-                             ("VmRSS", "rss", "MiB"), ("RssAnon", "anon", "MiB"), ("binary", "binary", "MB")):
+                             ("VmRSS after scrapes", "rss", "MiB"), ("RssAnon after scrapes", "anon", "MiB"),
+                             ("VmRSS at rest", "rss_rest", "MiB"), ("RssAnon at rest", "anon_rest", "MiB"),
+                             ("binary", "binary", "MB")):
         if key in m and key in p:
             rows.append((f"default config: {label}", m[key], p[key], unit, "postgres_exporter"))
 series = newest("series")
@@ -96,8 +98,11 @@ if series:
     m, p = series["mitra"], series["postgres_exporter"]
     rows.append((f"~25 k series ({m['series']:,} / {p['series']:,}): /metrics p50, no gzip", m["p50"], p["p50"], "ms", "postgres_exporter"))
     rows.append(("~25 k series: /metrics p50, Prometheus' headers", m["prom_p50"], p["prom_p50"], "ms", "postgres_exporter"))
-    rows.append(("~25 k series: VmRSS", m["rss"], p["rss"], "MiB", "postgres_exporter"))
-    rows.append(("~25 k series: RssAnon", m["anon"], p["anon"], "MiB", "postgres_exporter"))
+    rows.append(("~25 k series: VmRSS after scrapes", m["rss"], p["rss"], "MiB", "postgres_exporter"))
+    rows.append(("~25 k series: RssAnon after scrapes", m["anon"], p["anon"], "MiB", "postgres_exporter"))
+    if "rss_rest" in m and "rss_rest" in p:
+        rows.append(("~25 k series: VmRSS at rest", m["rss_rest"], p["rss_rest"], "MiB", "postgres_exporter"))
+        rows.append(("~25 k series: RssAnon at rest", m["anon_rest"], p["anon_rest"], "MiB", "postgres_exporter"))
 http = newest("http")
 if http:
     m, b, checks = http["mitra"], http["blackbox"], http["checks"]

@@ -53,10 +53,12 @@ psql_super -d mitra_test -f "$work/setup.sql" >/dev/null
 entries=$(psql_super -d mitra_test -Atc "SELECT count(*) FROM pg_stat_statements")
 echo "pg_stat_statements entries: $entries"
 
+# Both exporters connect without TLS (sslmode=disable; postgres_exporter's driver would
+# otherwise insist on it), so neither pays for a TLS handshake or OpenSSL's set-up.
 cat > "$work/mitra.yml" <<YAML
 postgres:
   - name: bench
-    dsn: "postgresql://bench_mitra:bench@127.0.0.1:$pg_port/mitra_test"
+    dsn: "postgresql://bench_mitra:bench@127.0.0.1:$pg_port/mitra_test?sslmode=disable"
     interval: ${interval_s}s
     timeout: $((interval_s - 1))s
     collectors: [database, activity, locks, statements, tables, replication, bgwriter, wal]
@@ -71,6 +73,10 @@ cpu_seconds() {  # utime + stime of a process, in seconds
     awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"
 }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+# Memory is read twice: right after the scrapes, and at rest, $rest_s seconds later, as a
+# Prometheus server scraping every 15 s mostly finds it (both exporters alike: mitra-exporter
+# hands freed heap pages back every 5 s, Go's runtime scavenges in the background).
+rest_s=6
 anon_kib() { awk '/RssAnon/ {print $2}' "/proc/$1/status"; }
 keepalive_ms() {  # URL plain|prometheus: p50 and max over 50 keep-alive scrapes, in ms
     python3 bench/postgres/scrape_latency.py "$1" 50 "$2"
@@ -116,6 +122,7 @@ sleep $((samples * interval_s))
 m_cpu1=$(cpu_seconds "$mitra_pid"); m_srv1=$(server_ms bench_mitra)
 read -r m_p50 m_max m_prom_p50 m_prom_max m_c1_p50 m_c1_p99 m_c16_p50 m_c16_p99 m_rss m_anon m_series m_pg_series \
     < <(measure_scrapes "$mitra_port" "$mitra_pid" 100 20 "$work/mitra.prom")
+sleep "$rest_s"; m_rss_rest=$(rss_kib "$mitra_pid"); m_anon_rest=$(anon_kib "$mitra_pid")
 kill "$mitra_pid"
 echo "  server time by statement:"; top_statements bench_mitra
 
@@ -130,14 +137,16 @@ scrape_ms "http://127.0.0.1:$pgexp_port/metrics" "$samples" >/dev/null  # one sa
 p_cpu1=$(cpu_seconds "$pgexp_pid"); p_srv1=$(server_ms bench_pgexp)
 read -r p_p50 p_max p_prom_p50 p_prom_max p_c1_p50 p_c1_p99 p_c16_p50 p_c16_p99 p_rss p_anon p_series p_pg_series \
     < <(measure_scrapes "$pgexp_port" "$pgexp_pid" 20 5 "$work/pgexp.prom")
+sleep "$rest_s"; p_rss_rest=$(rss_kib "$pgexp_pid"); p_anon_rest=$(anon_kib "$pgexp_pid")
 kill "$pgexp_pid"
 echo "  server time by statement:"; top_statements bench_pgexp
 
 mkdir -p bench/results
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 export M_PROM_P50=$m_prom_p50 M_PROM_MAX=$m_prom_max P_PROM_P50=$p_prom_p50 P_PROM_MAX=$p_prom_max \
-    M_ANON=$m_anon P_ANON=$p_anon M_BINARY=$(stat -Lc %s "$bin") P_BINARY=$(stat -Lc %s "$pgexp") \
-    CHART="bench/results/postgres-$stamp.svg"
+    M_ANON=$m_anon P_ANON=$p_anon M_RSS_REST=$m_rss_rest P_RSS_REST=$p_rss_rest \
+    M_ANON_REST=$m_anon_rest P_ANON_REST=$p_anon_rest M_BINARY=$(stat -Lc %s "$bin") P_BINARY=$(stat -Lc %s "$pgexp") \
+    CHART="bench/results/postgres-$stamp.svg" REST_S=$rest_s
 python3 - "$samples" "$m_p50" "$m_max" "$m_cpu0" "$m_cpu1" "$m_srv0" "$m_srv1" "$m_rss" "$m_series" "$m_pg_series" \
     "$p_p50" "$p_max" "$p_cpu0" "$p_cpu1" "$p_srv0" "$p_srv1" "$p_rss" "$p_series" "$p_pg_series" \
     "$m_c1_p50" "$m_c1_p99" "$m_c16_p50" "$m_c16_p99" "$p_c1_p50" "$p_c1_p99" "$p_c16_p50" "$p_c16_p99" \
@@ -153,15 +162,17 @@ m.update(c1_p50=float(a[19]), c1_p99=float(a[20]), c16_p50=float(a[21]), c16_p99
 p.update(c1_p50=float(a[23]), c1_p99=float(a[24]), c16_p50=float(a[25]), c16_p99=float(a[26]))
 env = os.environ
 m.update(prom_p50=float(env["M_PROM_P50"]), prom_max=float(env["M_PROM_MAX"]), anon=int(env["M_ANON"]) / 1024,
-         binary=int(env["M_BINARY"]) / 1e6)
+         binary=int(env["M_BINARY"]) / 1e6, rss_rest=int(env["M_RSS_REST"]) / 1024, anon_rest=int(env["M_ANON_REST"]) / 1024)
 p.update(prom_p50=float(env["P_PROM_P50"]), prom_max=float(env["P_PROM_MAX"]), anon=int(env["P_ANON"]) / 1024,
-         binary=int(env["P_BINARY"]) / 1e6)
+         binary=int(env["P_BINARY"]) / 1e6, rss_rest=int(env["P_RSS_REST"]) / 1024, anon_rest=int(env["P_ANON_REST"]) / 1024)
 rows = [("scrape p50, no gzip (ms)", "p50"), ("scrape max, no gzip (ms)", "max"),
         ("scrape p50, Prometheus headers (ms)", "prom_p50"), ("scrape max, Prometheus headers (ms)", "prom_max"),
         ("1 scraper: p50 (ms)", "c1_p50"), ("1 scraper: p99 (ms)", "c1_p99"),
         ("16 concurrent scrapers: p50 (ms)", "c16_p50"), ("16 concurrent scrapers: p99 (ms)", "c16_p99"),
         ("exporter CPU per sample (s)", "cpu"),
-        ("server time per sample (ms)", "srv"), ("exporter VmRSS (MiB)", "rss"), ("exporter RssAnon (MiB)", "anon"),
+        ("server time per sample (ms)", "srv"), ("exporter VmRSS after scrapes (MiB)", "rss"),
+        ("exporter RssAnon after scrapes (MiB)", "anon"), (f"exporter VmRSS at rest, {os.environ['REST_S']} s later (MiB)", "rss_rest"),
+        (f"exporter RssAnon at rest (MiB)", "anon_rest"),
         ("binary (MB)", "binary"), ("series (all)", "series"), ("series (pg_*)", "pg")]
 print(f"{'':38}{'mitra-exporter':>16}{'postgres_exporter':>19}{'theirs/ours':>13}")
 for label, key in rows:

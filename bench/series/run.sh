@@ -48,14 +48,19 @@ echo "== $tables tables in lic_schema"
 psql_super -d mitra_test -f "$work/setup.sql" >/dev/null
 psql_super -d mitra_test -c "VACUUM ANALYZE"
 
+# Memory is read right after the scrapes and again at rest, $rest_s s later (as in
+# bench/postgres/run.sh, which says why).
+rest_s=6
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 anon_kib() { awk '/RssAnon/ {print $2}' "/proc/$1/status"; }
 series_count() { curl -s "$1" | grep -vc '^#'; }
 
+# Both exporters connect without TLS (sslmode=disable; postgres_exporter's driver would
+# otherwise insist on it), so neither pays for a TLS handshake or OpenSSL's set-up.
 cat > "$work/mitra.yml" <<YAML
 postgres:
   - name: bench
-    dsn: "postgresql://bench_mitra:bench@127.0.0.1:$pg_port/mitra_test"
+    dsn: "postgresql://bench_mitra:bench@127.0.0.1:$pg_port/mitra_test?sslmode=disable"
     interval: 15s
     collectors: [database, activity, locks, tables, replication, bgwriter, wal]
     tables: {schemas: [lic_schema]}
@@ -74,6 +79,7 @@ m_series=$(series_count "$url")
 read -r m_p50 m_max < <(python3 bench/postgres/scrape_latency.py "$url" "$scrapes" plain)
 read -r m_prom_p50 m_prom_max < <(python3 bench/postgres/scrape_latency.py "$url" "$scrapes" prometheus)
 m_rss=$(rss_kib "$mitra_pid"); m_anon=$(anon_kib "$mitra_pid")
+sleep "$rest_s"; m_rss_rest=$(rss_kib "$mitra_pid"); m_anon_rest=$(anon_kib "$mitra_pid")
 kill "$mitra_pid"; wait "$mitra_pid" 2>/dev/null || true
 
 echo "== prometheus-postgres-exporter"
@@ -87,26 +93,30 @@ p_series=$(series_count "$url")
 read -r p_p50 p_max < <(python3 bench/postgres/scrape_latency.py "$url" "$scrapes" plain)
 read -r p_prom_p50 p_prom_max < <(python3 bench/postgres/scrape_latency.py "$url" "$scrapes" prometheus)
 p_rss=$(rss_kib "$pgexp_pid"); p_anon=$(anon_kib "$pgexp_pid")
+sleep "$rest_s"; p_rss_rest=$(rss_kib "$pgexp_pid"); p_anon_rest=$(anon_kib "$pgexp_pid")
 kill "$pgexp_pid"; wait "$pgexp_pid" 2>/dev/null || true
 
 mkdir -p bench/results
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 python3 - "$tables" "$scrapes" "bench/results/series-$stamp.json" "bench/results/series-$stamp.svg" \
-    "$m_series" "$m_p50" "$m_max" "$m_prom_p50" "$m_prom_max" "$m_rss" "$m_anon" \
-    "$p_series" "$p_p50" "$p_max" "$p_prom_p50" "$p_prom_max" "$p_rss" "$p_anon" \
+    "$m_series" "$m_p50" "$m_max" "$m_prom_p50" "$m_prom_max" "$m_rss" "$m_anon" "$m_rss_rest" "$m_anon_rest" \
+    "$p_series" "$p_p50" "$p_max" "$p_prom_p50" "$p_prom_max" "$p_rss" "$p_anon" "$p_rss_rest" "$p_anon_rest" \
     "$("$pgexp" --version 2>&1 | head -1)" <<'PY'
 import json, os, platform, sys
 a = sys.argv[1:]
 tables, scrapes, out_json, out_svg = int(a[0]), int(a[1]), a[2], a[3]
-keys = ("series", "p50", "max", "prom_p50", "prom_max", "rss", "anon")
+keys = ("series", "p50", "max", "prom_p50", "prom_max", "rss", "anon", "rss_rest", "anon_rest")
 def side(values):
     d = dict(zip(keys, map(float, values)))
-    d["series"] = int(d["series"]); d["rss"] /= 1024; d["anon"] /= 1024
+    d["series"] = int(d["series"])
+    for key in ("rss", "anon", "rss_rest", "anon_rest"):
+        d[key] /= 1024
     return d
-m, p = side(a[4:11]), side(a[11:18])
+m, p = side(a[4:13]), side(a[13:22])
 rows = [("series", "series"), ("scrape p50, no gzip (ms)", "p50"), ("scrape max, no gzip (ms)", "max"),
         ("scrape p50, Prometheus headers (ms)", "prom_p50"), ("scrape max, Prometheus headers (ms)", "prom_max"),
-        ("VmRSS after the scrapes (MiB)", "rss"), ("RssAnon after the scrapes (MiB)", "anon")]
+        ("VmRSS after the scrapes (MiB)", "rss"), ("RssAnon after the scrapes (MiB)", "anon"),
+        ("VmRSS at rest (MiB)", "rss_rest"), ("RssAnon at rest (MiB)", "anon_rest")]
 print(f"\n== {tables} tables, {scrapes} keep-alive scrapes each")
 print(f"{'':38}{'mitra-exporter':>16}{'postgres_exporter':>19}{'theirs/ours':>13}")
 for label, key in rows:
@@ -116,8 +126,8 @@ sys.path.insert(0, "bench")
 from chart import bar_chart  # noqa: E402
 open(out_svg, "w").write(bar_chart(
     f"~25 k series: mitra-exporter vs postgres_exporter (shorter is better)", ("mitra-exporter", "postgres_exporter"),
-    [(label, m[key], p[key]) for label, key in rows if key in ("p50", "prom_p50", "rss", "anon")]))
-json.dump({"benchmark": "series", "tables": tables, "scrapes": scrapes, "postgres_exporter_version": a[18],
+    [(label, m[key], p[key]) for label, key in rows if key in ("p50", "prom_p50", "rss", "anon", "rss_rest", "anon_rest")]))
+json.dump({"benchmark": "series", "tables": tables, "scrapes": scrapes, "postgres_exporter_version": a[22],
            "machine": {"cpus": os.cpu_count(), "kernel": platform.release()}, "mitra": m, "postgres_exporter": p,
            "ratios_theirs_over_ours": {k: (p[k] / m[k] if m[k] else None) for _, k in rows}}, open(out_json, "w"), indent=2)
 print(f"wrote {out_json} and {out_svg}")

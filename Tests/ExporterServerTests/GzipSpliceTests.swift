@@ -96,4 +96,37 @@ import Testing
             if step % 50 == 49 { #expect(try gunzip(try runtime.gzip(body)) == body.text) }
         }
     }
+
+    /// Gzip scrapes running while samplers publish share the compressed chunks; each body
+    /// still inflates to exactly its own scrape's plain body (no chunk of another generation).
+    @Test func concurrentGzipScrapesDuringPublishesInflateToTheirOwnBody() async throws {
+        let (runtime, _) = try MetricsGoldenTests().populatedRuntime()
+        let samplers = (0..<100).map { (id: "c\($0)", interval: Duration.seconds(15), collectors: ["c\($0)"]) }
+        runtime.store.setExpected(samplers)
+        let mismatches = await withTaskGroup(of: Int.self) { group in
+            group.addTask {
+                for k in 0..<3_000 {
+                    let id = samplers[(k * 37) % samplers.count].id
+                    runtime.store.publish(SamplerSnapshot(samplerID: id, interval: .seconds(15), startedAt: 1, finishedAt: 1,
+                                                          result: SampleResult(families: [.gauge("v", "Value.", [Series([Label("check", id)], Double(k))])],
+                                                                               outcomes: [CollectorOutcome(collector: id, success: true, durationSeconds: 0)])))
+                }
+                return 0
+            }
+            for scraper in 0..<2 {
+                group.addTask {
+                    var mismatches = 0
+                    for round in 0..<40 {
+                        let body = runtime.scrapeBody(format: (scraper + round) % 2 == 0 ? .prometheusText : .openMetrics)
+                        guard var compressed = try? runtime.gzip(body),
+                              let inflated = try? compressed.decompress(with: .gzip()) else { mismatches += 1; continue }
+                        if String(buffer: inflated) != body.text { mismatches += 1 }
+                    }
+                    return mismatches
+                }
+            }
+            return await group.reduce(0, +)
+        }
+        #expect(mismatches == 0)
+    }
 }

@@ -34,7 +34,8 @@ public final class ExporterRuntime: Sendable {
     }
 
     private let state: Mutex<State>
-    private let compressedSamples = Mutex<(format: ExpositionFormat, generation: UInt64, part: GzipSplice.Part)?>(nil)
+    /// Every chunk of the last gzip body, compressed, by chunk (see `gzip`).
+    private let compressedChunks = Mutex<[SampleChunks.ChunkID: (version: UInt64, part: GzipSplice.Part)]>([:])
 
     public init(config: Configuration, configPath: String, factory: any SamplerFactory, store: SnapshotStore = SnapshotStore(),
                 resolver: SecretResolver = SecretResolver(), shard: Shard? = nil, logger: Logger,
@@ -118,42 +119,80 @@ public final class ExporterRuntime: Sendable {
         kpiHistory.retainSamplers(Set(samplers.map(\.id)))
     }
 
-    /// One scrape's `/metrics` body: the exporter's own metrics (counting this scrape), the
-    /// cached render of all snapshots (shared with the cache, not copied) and the generation
-    /// it belongs to. Built once per request, whether it is then sent plain or gzipped.
+    /// One scrape's `/metrics` body: the exporter's own metrics (counting this scrape) and the
+    /// samples as chunks of one generation of the store. Built once per request, whether it is
+    /// then sent plain or gzipped; the plain text is only put together for a plain response.
     public struct ScrapeBody: Sendable {
         public let format: ExpositionFormat
         public let selfMetrics: String
-        public let samples: String
-        public let generation: UInt64
+        public let samples: SampleChunks
+        public var generation: UInt64 { samples.generation }
 
-        /// The body in pieces, written straight into the response buffer (one copy).
-        public var parts: [String] {
-            format == .openMetrics ? [selfMetrics, samples, Renderer.eofMarker] : [selfMetrics, samples]
+        /// The body's length in UTF-8 bytes.
+        public var byteCount: Int {
+            selfMetrics.utf8.count + samples.byteCount + (format == .openMetrics ? Renderer.eofMarker.utf8.count : 0)
+        }
+
+        /// Writes the plain body into `buffer` (one copy of each piece).
+        public func write(into buffer: inout ByteBuffer) {
+            buffer.writeString(selfMetrics)
+            samples.forEachPiece { buffer.writeBytes($0) }
+            if format == .openMetrics { buffer.writeString(Renderer.eofMarker) }
+        }
+
+        /// The plain body as one string (tests).
+        public var text: String {
+            var buffer = ByteBufferAllocator().buffer(capacity: byteCount)
+            write(into: &buffer)
+            return String(buffer: buffer)
         }
     }
 
     public func scrapeBody(format: ExpositionFormat) -> ScrapeBody {
         let selfMetrics = selfMetrics(format: format)
-        let (generation, samples) = store.renderedSamplesAndGeneration(format: format)
-        return ScrapeBody(format: format, selfMetrics: selfMetrics, samples: samples, generation: generation)
+        return ScrapeBody(format: format, selfMetrics: selfMetrics, samples: store.samples(format: format))
     }
 
-    /// The body gzip-compressed. The samples part is compressed once per publish and kept; a
-    /// scrape compresses only the exporter's own metrics and joins the two (`GzipSplice`), so
-    /// a gzip scrape costs about what a plain one does.
+    /// The body gzip-compressed. Every chunk of the samples is compressed once per change and
+    /// kept; a scrape compresses only the exporter's own metrics and the chunks whose samplers
+    /// published since they were compressed, and joins the parts (`GzipSplice`). So a gzip
+    /// scrape costs about what the changed chunks weigh, not the whole body.
     public func gzip(_ body: ScrapeBody) throws -> ByteBuffer {
-        let head = try GzipSplice.deflate(body.selfMetrics, final: false, level: 6, windowBits: 12, memLevel: 5)
-        let cached = compressedSamples.withLock { cache -> GzipSplice.Part? in
-            // Like the rendered body, one entry: a stale one is released before the new one is built.
-            if cache?.generation != body.generation || cache?.format != body.format { cache = nil }
-            return cache?.part
+        let samples = body.samples
+        var parts: [GzipSplice.Part] = []
+        parts.reserveCapacity(samples.chunks.count + 2)
+        parts.append(try GzipSplice.deflate(body.selfMetrics, final: false, level: 6, windowBits: 12, memLevel: 5))
+        let cached = compressedChunks.withLock { cache in
+            samples.chunks.map { chunk in cache[chunk.id].flatMap { $0.version == chunk.version ? $0.part : nil } }
         }
-        if let cached { return GzipSplice.member(head: head, tail: cached) }
-        let text = body.format == .openMetrics ? body.samples + Renderer.eofMarker : body.samples
-        let tail = try GzipSplice.deflate(text, final: true, level: 6)
-        compressedSamples.withLock { $0 = (body.format, body.generation, tail) }
-        return GzipSplice.member(head: head, tail: tail)
+        var compressed: [(chunk: SampleChunks.Chunk, part: GzipSplice.Part)] = []
+        var text: [UInt8] = []
+        for (chunk, part) in zip(samples.chunks, cached) {
+            if let part {
+                parts.append(part)
+                continue
+            }
+            text.removeAll(keepingCapacity: true)
+            samples.write(chunk, into: &text)
+            let part = try GzipSplice.deflate(text, final: false, level: 6)
+            parts.append(part)
+            compressed.append((chunk, part))
+        }
+        parts.append(try GzipSplice.deflate(body.format == .openMetrics ? Renderer.eofMarker : "", final: true, level: 6,
+                                            windowBits: 9, memLevel: 1))
+        compressedChunks.withLock { cache in
+            // A concurrent scrape of an older generation does not put back older chunks.
+            for (chunk, part) in compressed where cache[chunk.id].map({ $0.version < chunk.version }) ?? true {
+                cache[chunk.id] = (chunk.version, part)
+            }
+            // Chunks no longer in the body (a family gone, fewer samplers, the other format's
+            // headers) are dropped.
+            if cache.count > samples.chunks.count {
+                let live = Set(samples.chunks.map(\.id))
+                cache = cache.filter { live.contains($0.key) }
+            }
+        }
+        return GzipSplice.member(parts)
     }
 
     /// The exporter's own families; counts the scrape.
@@ -171,7 +210,7 @@ public final class ExporterRuntime: Sendable {
 
     /// The whole `/metrics` body as one string (tests).
     public func metricsBody(format: ExpositionFormat) -> String {
-        scrapeBody(format: format).parts.joined()
+        scrapeBody(format: format).text
     }
 
     /// Runs the scheduler until cancelled, then releases the factory's shared resources.

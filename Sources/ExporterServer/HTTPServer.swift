@@ -101,9 +101,8 @@ public enum ExporterHTTPServer {
                 headers[.contentEncoding] = "gzip"
                 return Response(status: .ok, headers: headers, body: .init(byteBuffer: compressed))
             }
-            let parts = body.parts
-            var buffer = ByteBufferAllocator().buffer(capacity: parts.reduce(0) { $0 + $1.utf8.count })
-            for part in parts { buffer.writeString(part) }
+            var buffer = ByteBufferAllocator().buffer(capacity: body.byteCount)
+            body.write(into: &buffer)
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: buffer))
         }
         router.get("/-/healthy") { _, _ in text(.ok, "Healthy\n") }

@@ -56,18 +56,37 @@ import Darwin
 #endif
 
 /// Holds the latest snapshot of every sampler. `/metrics` reads it without ever waiting for
-/// a sampler: publishing swaps a value under a short lock, and the rendered body of all
-/// snapshots is cached until the next publish.
+/// a sampler: publishing swaps a value under a short lock. The body is kept in groups of
+/// samplers: a publish drops only its group's assembled lines, and a scrape re-assembles only
+/// the groups that changed since the last one (see `SampleChunks`), so with thousands of
+/// samplers publishing all the time a scrape costs about what the changed groups weigh.
 public final class SnapshotStore: Sendable {
+    /// Samplers per group, in `order`. A publish makes its whole group's chunks new (for a
+    /// gzip scrape, recompressed), so smaller groups cost less per publish; larger ones
+    /// compress better (each chunk is compressed on its own) and make fewer chunks.
+    static let groupSize = 32
+
     private struct State {
         var order: [String] = []
+        var position: [String: Int] = [:]
         var snapshots: [String: SamplerSnapshot] = [:]
         var expected: [String: (interval: Duration, collectors: [String])] = [:]
+        /// The positions in `order` of the samplers declaring each collector: their groups
+        /// hold its freshness series.
+        var declaredBy: [String: [Int]] = [:]
         var statuses: [String: CollectorStatus] = [:]
         var generation: UInt64 = 0
-        /// The last body served. One entry, not one per format: a Prometheus server negotiates
-        /// one format, and a second cached copy of a large body is memory spent for nothing.
-        var renderCache: (format: ExpositionFormat, generation: UInt64, body: String)?
+        /// One entry per group of `groupSize` samplers, then one for the collectors no
+        /// sampler declares: the generation of the group's last change, and its assembled
+        /// lines once a scrape built them (nil while stale).
+        var groupVersions: [UInt64] = [0]
+        var groups: [SampleGroup?] = [nil]
+
+        mutating func changed(group: Int, releasing stale: inout [SampleGroup]) {
+            groupVersions[group] = generation
+            if let old = groups[group] { stale.append(old) }
+            groups[group] = nil
+        }
     }
 
     private let state = Mutex(State())
@@ -83,23 +102,34 @@ public final class SnapshotStore: Sendable {
     /// Declares the samplers that should be running. Snapshots and statuses of samplers
     /// not in the list are dropped (their series disappear), new ones are listed as pending.
     public func setExpected(_ samplers: [(id: String, interval: Duration, collectors: [String])]) {
-        state.withLock { state in
+        let stale = state.withLock { state -> [SampleGroup?] in
             let ids = Set(samplers.map(\.id))
             state.order = samplers.map(\.id)
+            state.position = Dictionary(samplers.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
             state.expected = Dictionary(uniqueKeysWithValues: samplers.map { ($0.id, ($0.interval, $0.collectors)) })
             state.snapshots = state.snapshots.filter { ids.contains($0.key) }
             var keep: [String: CollectorStatus] = [:]
-            for sampler in samplers {
+            var declaredBy: [String: [Int]] = [:]
+            for (position, sampler) in samplers.enumerated() {
                 for collector in sampler.collectors {
                     var status = state.statuses[collector].flatMap { $0.samplerID == sampler.id ? $0 : nil }
                         ?? CollectorStatus(collector: collector, samplerID: sampler.id, intervalSeconds: sampler.interval.inSeconds)
                     status.intervalSeconds = sampler.interval.inSeconds
                     keep[collector] = status
+                    declaredBy[collector, default: []].append(position)
                 }
             }
             state.statuses = keep
+            state.declaredBy = declaredBy
             state.generation &+= 1
+            // Group membership moves with the order: every group is assembled anew.
+            let count = (samplers.count + Self.groupSize - 1) / Self.groupSize + 1
+            state.groupVersions = Array(repeating: state.generation, count: count)
+            defer { state.groups = Array(repeating: nil, count: count) }
+            return state.groups
         }
+        // Released here, outside the lock.
+        _ = consume stale
     }
 
     /// Stores a sampler's latest result. Its families are rendered here, once, and then
@@ -109,14 +139,17 @@ public final class SnapshotStore: Sendable {
         var snapshot = snapshot
         snapshot.rendered = RenderedSnapshot(snapshot.result.families)
         snapshot.result.families = []
-        let staleBody = state.withLock { state -> String? in
-            guard state.expected[snapshot.samplerID] != nil else { return nil }
-            // The cached body no longer matches and is dropped now, not at the next scrape:
-            // with a thousand checks a publish comes every few milliseconds, so it would
-            // otherwise hold a stale copy of the whole body (2.4 KiB per check) for nearly
-            // the whole scrape interval.
-            defer { state.renderCache = nil }
-            state.snapshots[snapshot.samplerID] = snapshot
+        // The replaced snapshot and stale groups are released when this returns, outside the lock.
+        let _ = state.withLock { state -> (SamplerSnapshot?, [SampleGroup]) in
+            guard state.expected[snapshot.samplerID] != nil else { return (nil, []) }
+            state.generation &+= 1
+            // The groups whose lines change are dropped now, not at the next scrape: they
+            // would otherwise keep the replaced snapshots' text alive until then.
+            var stale: [SampleGroup] = []
+            if let position = state.position[snapshot.samplerID] {
+                state.changed(group: position / Self.groupSize, releasing: &stale)
+            }
+            let replaced = state.snapshots.updateValue(snapshot, forKey: snapshot.samplerID)
             for outcome in snapshot.result.outcomes {
                 var status = state.statuses[outcome.collector]
                     ?? CollectorStatus(collector: outcome.collector, samplerID: snapshot.samplerID, intervalSeconds: snapshot.interval.inSeconds)
@@ -131,12 +164,17 @@ public final class SnapshotStore: Sendable {
                     status.failures += 1
                 }
                 state.statuses[outcome.collector] = status
+                // Its freshness series sit in the groups of the samplers declaring it, or
+                // among the undeclared ones (the last group).
+                for position in state.declaredBy[outcome.collector] ?? [] {
+                    state.changed(group: position / Self.groupSize, releasing: &stale)
+                }
+                if !(state.expected[status.samplerID]?.collectors.contains(outcome.collector) ?? false) {
+                    state.changed(group: state.groups.count - 1, releasing: &stale)
+                }
             }
-            state.generation &+= 1
-            return state.renderCache?.body
+            return (replaced, stale)
         }
-        // Released here, outside the lock (a large body's pages go back to the system).
-        _ = consume staleBody
     }
 
     /// Adds `observer`, called on the publishing task with each snapshot before it is stored.
@@ -151,15 +189,19 @@ public final class SnapshotStore: Sendable {
 
     /// Declared collectors in sampler order, then any a sampler reported beyond its declaration.
     public var collectorStatuses: [CollectorStatus] {
-        state.withLock { Self.orderedStatuses($0) }
+        state.withLock { state in
+            state.order.flatMap { Self.declaredStatuses(of: $0, state) } + Self.undeclaredStatuses(state)
+        }
     }
 
-    private static func orderedStatuses(_ state: State) -> [CollectorStatus] {
-        let declared = state.order.flatMap { id in (state.expected[id]?.collectors ?? []).compactMap { state.statuses[$0] } }
-        let undeclared = state.statuses.values
+    private static func declaredStatuses(of id: String, _ state: State) -> [CollectorStatus] {
+        (state.expected[id]?.collectors ?? []).compactMap { state.statuses[$0] }
+    }
+
+    private static func undeclaredStatuses(_ state: State) -> [CollectorStatus] {
+        state.statuses.values
             .filter { !(state.expected[$0.samplerID]?.collectors.contains($0.collector) ?? false) }
             .sorted { $0.collector < $1.collector }
-        return declared + undeclared
     }
 
     /// The latest snapshots in sampler order; their `result.families` are empty (see `publish`).
@@ -167,56 +209,240 @@ public final class SnapshotStore: Sendable {
         state.withLock { state in state.order.compactMap { state.snapshots[$0] } }
     }
 
-    /// Every sampler's families plus collector freshness, rendered; cached per generation.
+    /// Every sampler's families plus collector freshness, rendered.
     public func renderedSamples(format: ExpositionFormat) -> String {
-        renderedSamplesAndGeneration(format: format).body
+        samples(format: format).text
     }
 
-    /// The rendered samples and the generation they belong to: it changes with every publish,
-    /// so anything derived from the body (its compressed form) can be cached by it.
-    public func renderedSamplesAndGeneration(format: ExpositionFormat) -> (generation: UInt64, body: String) {
-        let (generation, cached) = state.withLock { state in
-            // A stale body is released now rather than kept alive while the new one is built.
-            if state.renderCache?.generation != state.generation { state.renderCache = nil }
-            return (state.generation, state.renderCache)
-        }
-        if let cached, cached.format == format { return (generation, cached.body) }
-        let (snapshots, statuses) = state.withLock { state in
-            (state.order.compactMap { state.snapshots[$0] }, Self.orderedStatuses(state))
-        }
-        var freshness = ""
-        Renderer.render(Renderer.merge(CollectorMetrics.families(for: statuses)), format: format, into: &freshness)
-        // Group every sampler's pre-rendered lines under one header per family name, then
-        // write the body once into a buffer of the right size (no regrowth, no slack kept in
-        // the cache).
-        var order: [RenderedSnapshot.Block] = []
-        var pieces: [String: [(text: String, block: RenderedSnapshot.Block)]] = [:]
-        var size = freshness.utf8.count
-        for snapshot in snapshots {
-            for block in snapshot.rendered.blocks {
-                if pieces[block.name] == nil {
-                    order.append(block)
-                    pieces[block.name] = []
-                    size += block.name.utf8.count * 2 + block.help.utf8.count + 40
+    /// Every sampler's families plus collector freshness, as the chunks of the body in
+    /// order. Groups that changed since they were last assembled are assembled here, from
+    /// what the store holds at one moment (the body is one generation's, never a mix); the
+    /// others are reused.
+    public func samples(format: ExpositionFormat) -> SampleChunks {
+        typealias Work = (index: Int, version: UInt64, members: [RenderedSnapshot], statuses: [CollectorStatus])
+        var (generation, groups, work) = state.withLock { state -> (UInt64, [SampleGroup?], [Work]) in
+            var work: [Work] = []
+            let undeclared = state.groups.count - 1
+            for index in state.groups.indices where state.groups[index] == nil {
+                if index == undeclared {
+                    work.append((index, state.groupVersions[index], [], Self.undeclaredStatuses(state)))
+                } else {
+                    let ids = state.order[index * Self.groupSize..<min(state.order.count, (index + 1) * Self.groupSize)]
+                    work.append((index, state.groupVersions[index], ids.compactMap { state.snapshots[$0]?.rendered },
+                                 ids.flatMap { Self.declaredStatuses(of: $0, state) }))
                 }
-                pieces[block.name]!.append((snapshot.rendered.text, block))
-                size += block.end - block.start
             }
+            return (state.generation, state.groups, work)
         }
-        var body = ""
-        body.reserveCapacity(size)
-        body += freshness
-        for first in order {
-            Renderer.writeHeader(name: first.name, help: first.help, type: first.type, format: format, into: &body)
-            for (text, block) in pieces[first.name]! {
-                let utf8 = text.utf8
-                body += Substring(utf8[utf8.index(utf8.startIndex, offsetBy: block.start)..<utf8.index(utf8.startIndex, offsetBy: block.end)])
-            }
+        guard !work.isEmpty else { return SampleChunks(generation: generation, format: format, groups: groups.map { $0! }) }
+        var built: [(index: Int, group: SampleGroup)] = []
+        for item in work {
+            let group = SampleGroup(version: item.version, members: item.members, statuses: item.statuses)
+            groups[item.index] = group
+            built.append((item.index, group))
         }
+        work = []
         state.withLock { state in
-            if state.generation == generation { state.renderCache = (format, generation, body) }
+            // Kept unless a publish or a new sampler list made the group stale meanwhile.
+            for (index, group) in built where index < state.groups.count && state.groups[index] == nil
+                && state.groupVersions[index] == group.version {
+                state.groups[index] = group
+            }
         }
-        return (generation, body)
+        return SampleChunks(generation: generation, format: format, groups: groups.map { $0! })
+    }
+}
+
+/// The assembled lines of one group of samplers: their families in first-seen order, each
+/// as the samplers' rendered blocks (references into the snapshots' text, not copies), and
+/// the freshness lines of the collectors they declare.
+struct SampleGroup: Sendable {
+    struct Family: Sendable {
+        var name: String
+        var help: String
+        var type: MetricType
+        var slices: Range<Int>
+        var byteCount: Int
+    }
+
+    /// A block of one member's text, by UTF-8 offsets.
+    struct Slice: Sendable {
+        var member: UInt32
+        var start: UInt32
+        var end: UInt32
+    }
+
+    let version: UInt64
+    let texts: [String]
+    let families: [Family]
+    let slices: [Slice]
+    /// The sample lines of each `CollectorMetrics` family for this group's collectors, back
+    /// to back, and where each family's lines end.
+    let freshness: String
+    let freshnessEnds: [Int]
+
+    init(version: UInt64, members: [RenderedSnapshot], statuses: [CollectorStatus]) {
+        self.version = version
+        texts = members.map(\.text)
+        var index: [String: Int] = [:]
+        var families: [Family] = []
+        var perFamily: [[Slice]] = []
+        for (member, snapshot) in members.enumerated() {
+            for block in snapshot.blocks {
+                let family = index[block.name] ?? {
+                    index[block.name] = families.count
+                    families.append(Family(name: block.name, help: block.help, type: block.type, slices: 0..<0, byteCount: 0))
+                    perFamily.append([])
+                    return families.count - 1
+                }()
+                perFamily[family].append(Slice(member: UInt32(member), start: UInt32(block.start), end: UInt32(block.end)))
+                families[family].byteCount += block.end - block.start
+            }
+        }
+        var slices: [Slice] = []
+        slices.reserveCapacity(perFamily.reduce(0) { $0 + $1.count })
+        for family in families.indices {
+            families[family].slices = slices.count..<slices.count + perFamily[family].count
+            slices += perFamily[family]
+        }
+        self.families = families
+        self.slices = slices
+        var bytes: [UInt8] = []
+        var ends: [Int] = []
+        for family in CollectorMetrics.families(for: statuses) {
+            Renderer.writeSamples(family, into: &bytes)
+            ends.append(bytes.count)
+        }
+        freshness = String(decoding: bytes, as: UTF8.self)
+        freshnessEnds = ends
+    }
+
+    func freshnessRange(_ family: Int) -> Range<Int> {
+        (family == 0 ? 0 : freshnessEnds[family - 1])..<freshnessEnds[family]
+    }
+}
+
+/// The samples part of a `/metrics` body as chunks, in order: for each freshness family
+/// (`mitra_exporter_collector_*`) then each sampler family in first-seen order, its HELP and
+/// TYPE lines, then its lines from each group of samplers that has some. A chunk's text
+/// changes only when its group's samplers publish, so anything derived from a chunk (its
+/// compressed form) can be kept by `id` and `version`.
+public struct SampleChunks: Sendable {
+    public enum ChunkID: Hashable, Sendable {
+        /// A family's HELP and TYPE lines, identified by their text (it differs between formats).
+        case header(String)
+        /// One sampler family's lines from one group of samplers.
+        case samples(family: String, group: Int)
+        /// One freshness family's lines for the collectors of one group.
+        case freshness(family: Int, group: Int)
+    }
+
+    public struct Chunk: Sendable {
+        public let id: ChunkID
+        /// Changes whenever the chunk's text does (within one store).
+        public let version: UInt64
+        fileprivate let group: Int
+        fileprivate let family: Int
+    }
+
+    /// The store's generation this body belongs to: it changes with every publish.
+    public let generation: UInt64
+    public let format: ExpositionFormat
+    public let chunks: [Chunk]
+    /// The body's length in UTF-8 bytes.
+    public let byteCount: Int
+    private let groups: [SampleGroup]
+
+    init(generation: UInt64, format: ExpositionFormat, groups: [SampleGroup]) {
+        self.generation = generation
+        self.format = format
+        self.groups = groups
+        var chunks: [Chunk] = []
+        var size = 0
+        // Headers are chunks of their own, with group -1 and their text as id.
+        func header(name: String, help: String, type: MetricType) {
+            var text = ""
+            Renderer.writeHeader(name: name, help: help, type: type, format: format, into: &text)
+            size += text.utf8.count
+            chunks.append(Chunk(id: .header(text), version: 0, group: -1, family: -1))
+        }
+        for (family, head) in CollectorMetrics.heads.enumerated() {
+            let parts = groups.indices.filter { !groups[$0].freshnessRange(family).isEmpty }
+            guard !parts.isEmpty else { continue }
+            header(name: head.name, help: head.help, type: head.type)
+            for group in parts {
+                size += groups[group].freshnessRange(family).count
+                chunks.append(Chunk(id: .freshness(family: family, group: group), version: groups[group].version, group: group, family: family))
+            }
+        }
+        // Families in first-seen order over the groups (which is first-seen order over the
+        // samplers), each with the groups that have it.
+        var index: [String: Int] = [:]
+        var order: [(head: SampleGroup.Family, parts: [(group: Int, family: Int)])] = []
+        for (group, assembled) in groups.enumerated() {
+            for (family, head) in assembled.families.enumerated() {
+                if let known = index[head.name] {
+                    order[known].parts.append((group, family))
+                } else {
+                    index[head.name] = order.count
+                    order.append((head, [(group, family)]))
+                }
+            }
+        }
+        for (head, parts) in order {
+            header(name: head.name, help: head.help, type: head.type)
+            for (group, family) in parts {
+                size += groups[group].families[family].byteCount
+                chunks.append(Chunk(id: .samples(family: head.name, group: group), version: groups[group].version, group: group, family: family))
+            }
+        }
+        self.chunks = chunks
+        self.byteCount = size
+    }
+
+    /// Calls `body` with the UTF-8 bytes of `chunk`, in pieces.
+    public func forEachPiece(of chunk: Chunk, _ body: (UnsafeRawBufferPointer) -> Void) {
+        switch chunk.id {
+        case .header(let text):
+            var text = text
+            text.withUTF8 { body(UnsafeRawBufferPointer($0)) }
+        case .freshness(let family, _):
+            let group = groups[chunk.group]
+            Self.withBytes(of: group.freshness, group.freshnessRange(family), body)
+        case .samples:
+            let group = groups[chunk.group]
+            for slice in group.slices[group.families[chunk.family].slices] {
+                Self.withBytes(of: group.texts[Int(slice.member)], Int(slice.start)..<Int(slice.end), body)
+            }
+        }
+    }
+
+    private static func withBytes(of text: String, _ range: Range<Int>, _ body: (UnsafeRawBufferPointer) -> Void) {
+        var text = text
+        text.withUTF8 { body(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer($0)[range])) }
+    }
+
+    /// Calls `body` with the whole body's UTF-8 bytes, in pieces.
+    public func forEachPiece(_ body: (UnsafeRawBufferPointer) -> Void) {
+        for chunk in chunks { forEachPiece(of: chunk, body) }
+    }
+
+    /// Appends `chunk`'s text to `output`.
+    public func write(_ chunk: Chunk, into output: inout [UInt8]) {
+        forEachPiece(of: chunk) { output.append(contentsOf: $0) }
+    }
+
+    /// The whole body, built on demand (it is not kept: a gzip scrape never needs it).
+    public var text: String {
+        String(unsafeUninitializedCapacity: byteCount) { buffer in
+            var written = 0
+            forEachPiece { piece in
+                UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[written..<written + piece.count])
+                    .copyMemory(from: piece)
+                written += piece.count
+            }
+            return written
+        }
     }
 }
 
@@ -251,6 +477,17 @@ struct RenderedSnapshot: Sendable {
 
 /// `mitra_exporter_collector_*`: freshness you can alert on without knowing each sampler.
 enum CollectorMetrics {
+    /// The families' names, HELP and types, in the order they are exposed.
+    static let heads: [(name: String, help: String, type: MetricType)] = [
+        ("mitra_exporter_collector_success", "Whether the collector's last run succeeded (1) or failed (0).", .gauge),
+        ("mitra_exporter_collector_duration_seconds", "Duration of the collector's last run in seconds.", .gauge),
+        ("mitra_exporter_collector_last_success_timestamp_seconds", "Unix time of the collector's last successful run.", .gauge),
+        ("mitra_exporter_collector_interval_seconds", "Configured interval between the collector's runs, for staleness alerts.", .gauge),
+        ("mitra_exporter_collector_runs_total", "Runs of the collector since the exporter started or the entry changed.", .counter),
+        ("mitra_exporter_collector_failures_total", "Failed runs of the collector since the exporter started or the entry changed.", .counter),
+    ]
+
+    /// The families of `heads`, in its order, with the series of `statuses` (some may be empty).
     static func families(for statuses: [CollectorStatus]) -> [MetricFamily] {
         var success: [Series] = []
         var duration: [Series] = []
@@ -268,13 +505,8 @@ enum CollectorMetrics {
             duration.append(Series(labels, status.lastDurationSeconds ?? 0))
             if let at = status.lastSuccessAt { lastSuccess.append(Series(labels, at)) }
         }
-        return [
-            .gauge("mitra_exporter_collector_success", "Whether the collector's last run succeeded (1) or failed (0).", success),
-            .gauge("mitra_exporter_collector_duration_seconds", "Duration of the collector's last run in seconds.", duration),
-            .gauge("mitra_exporter_collector_last_success_timestamp_seconds", "Unix time of the collector's last successful run.", lastSuccess),
-            .gauge("mitra_exporter_collector_interval_seconds", "Configured interval between the collector's runs, for staleness alerts.", interval),
-            .counter("mitra_exporter_collector_runs_total", "Runs of the collector since the exporter started or the entry changed.", runs),
-            .counter("mitra_exporter_collector_failures_total", "Failed runs of the collector since the exporter started or the entry changed.", failures),
-        ]
+        return zip(heads, [success, duration, lastSuccess, interval, runs, failures]).map { head, series in
+            MetricFamily(name: head.name, help: head.help, type: head.type, series: series)
+        }
     }
 }

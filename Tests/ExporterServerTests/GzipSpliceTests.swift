@@ -58,4 +58,75 @@ import Testing
                                               result: StubSampler.result(id: "check/policies", succeed: false, error: "status 500")))
         #expect(try gunzip(try runtime.gzip(runtime.scrapeBody(format: .prometheusText))).contains("probe_success{check=\"policies\"} 0\n"))
     }
+
+    /// After any sequence of publishes, sampler changes and scrapes in either format, a gzip
+    /// body (most of its chunks compressed by earlier scrapes) inflates to exactly the plain
+    /// body of the same scrape.
+    @Test(arguments: [7, 8] as [UInt64])
+    func gzipBodyInflatesToThePlainBodyAfterRandomPublishes(seed: UInt64) throws {
+        let (runtime, _) = try MetricsGoldenTests().populatedRuntime()
+        var random = seed
+        func next(_ bound: Int) -> Int {
+            random = random &* 6364136223846793005 &+ 1442695040888963407
+            return Int((random >> 33) % UInt64(bound))
+        }
+        var samplers = (0..<120).map { (id: "c\($0)", interval: Duration.seconds(15), collectors: ["c\($0)"]) }
+        runtime.store.setExpected(samplers)
+        let names = ["probe_success", "probe_duration_seconds", "probe_http_status_code", "rare_total"]
+        for step in 0..<150 {
+            if next(100) < 4 {
+                samplers.remove(at: next(samplers.count))
+                runtime.store.setExpected(samplers)
+            }
+            for _ in 0..<(1 + next(next(10) == 0 ? 60 : 3)) {
+                let sampler = samplers[next(samplers.count)]
+                let families = names.filter { $0 != "rare_total" || next(10) == 0 }.map { name in
+                    MetricFamily(name: name, help: "Help of \(name).", type: name.hasSuffix("_total") ? .counter : .gauge,
+                                 series: [Series([Label("check", sampler.id)], Double(next(1000)) / 8)])
+                }
+                runtime.store.publish(SamplerSnapshot(samplerID: sampler.id, interval: sampler.interval, startedAt: Double(step), finishedAt: Double(step),
+                                                      result: SampleResult(families: families,
+                                                                           outcomes: [CollectorOutcome(collector: sampler.id, success: next(2) == 0, durationSeconds: 0.5)])))
+            }
+            let format: ExpositionFormat = next(2) == 0 ? .prometheusText : .openMetrics
+            let body = runtime.scrapeBody(format: format)
+            var compressed = try runtime.gzip(body)
+            let inflated = String(buffer: try compressed.decompress(with: .gzip()))
+            #expect(inflated == body.text, "seed \(seed), step \(step), \(format)")
+            if step % 50 == 49 { #expect(try gunzip(try runtime.gzip(body)) == body.text) }
+        }
+    }
+
+    /// Gzip scrapes running while samplers publish share the compressed chunks; each body
+    /// still inflates to exactly its own scrape's plain body (no chunk of another generation).
+    @Test func concurrentGzipScrapesDuringPublishesInflateToTheirOwnBody() async throws {
+        let (runtime, _) = try MetricsGoldenTests().populatedRuntime()
+        let samplers = (0..<100).map { (id: "c\($0)", interval: Duration.seconds(15), collectors: ["c\($0)"]) }
+        runtime.store.setExpected(samplers)
+        let mismatches = await withTaskGroup(of: Int.self) { group in
+            group.addTask {
+                for k in 0..<3_000 {
+                    let id = samplers[(k * 37) % samplers.count].id
+                    runtime.store.publish(SamplerSnapshot(samplerID: id, interval: .seconds(15), startedAt: 1, finishedAt: 1,
+                                                          result: SampleResult(families: [.gauge("v", "Value.", [Series([Label("check", id)], Double(k))])],
+                                                                               outcomes: [CollectorOutcome(collector: id, success: true, durationSeconds: 0)])))
+                }
+                return 0
+            }
+            for scraper in 0..<2 {
+                group.addTask {
+                    var mismatches = 0
+                    for round in 0..<40 {
+                        let body = runtime.scrapeBody(format: (scraper + round) % 2 == 0 ? .prometheusText : .openMetrics)
+                        guard var compressed = try? runtime.gzip(body),
+                              let inflated = try? compressed.decompress(with: .gzip()) else { mismatches += 1; continue }
+                        if String(buffer: inflated) != body.text { mismatches += 1 }
+                    }
+                    return mismatches
+                }
+            }
+            return await group.reduce(0, +)
+        }
+        #expect(mismatches == 0)
+    }
 }

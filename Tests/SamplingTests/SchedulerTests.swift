@@ -186,7 +186,7 @@ func eventually(within limit: Duration = .seconds(10), _ condition: () -> Bool) 
         #expect(text.contains("mitra_exporter_collector_interval_seconds{collector=\"check/a\"} 15\n"))
     }
 
-    @Test func renderIsCachedUntilNextPublish() {
+    @Test func renderIsTheSameUntilNextPublish() {
         let store = SnapshotStore(clock: FixedClock(value: 1))
         store.setExpected([(id: "s", interval: .seconds(1), collectors: ["s"])])
         let first = store.renderedSamples(format: .prometheusText)
@@ -195,7 +195,7 @@ func eventually(within limit: Duration = .seconds(10), _ condition: () -> Bool) 
                                       result: SampleResult(families: [.gauge("x", "y", [Series([], 42)])],
                                                            outcomes: [CollectorOutcome(collector: "s", success: true, durationSeconds: 0)])))
         #expect(store.renderedSamples(format: .prometheusText).contains("x 42\n"))
-        // One cached body at a time; alternating formats still serve each its own.
+        // Alternating formats serve each its own headers over the same lines.
         #expect(store.renderedSamples(format: .openMetrics).contains("x 42\n"))
         #expect(store.renderedSamples(format: .prometheusText).contains("# HELP x y\n# TYPE x gauge\nx 42\n"))
         // Only the rendered lines are kept once published.

@@ -352,19 +352,18 @@ private func withCStringArrays<R>(_ keys: [String], _ values: [String], _ body: 
 /// formats) for the parameters; the value pointers are valid during the call only.
 private func withParameters<R>(_ parameters: [QueryParameter],
                                _ body: (UnsafePointer<Oid>?, UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?) -> R) -> R {
-    let wires = parameters.map(\.wire)
-    let copies: [UnsafeMutablePointer<CChar>?] = wires.map { wire in
-        guard let bytes = wire.bytes else { return nil }
-        let copy = UnsafeMutablePointer<CChar>.allocate(capacity: max(bytes.count, 1))
-        bytes.withUnsafeBytes { UnsafeMutableRawPointer(copy).copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
-        return copy
+    let buffers: [UnsafeMutableRawBufferPointer?] = parameters.map { parameter in
+        guard let length = parameter.wireLength else { return nil }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(length, 1), alignment: 8)
+        parameter.write(into: buffer)
+        return buffer
     }
-    defer { copies.forEach { $0?.deallocate() } }
-    let pointers = copies.map { $0.map { UnsafePointer($0) } }
-    let types = wires.map { Oid($0.type) }
+    defer { buffers.forEach { $0?.deallocate() } }
+    let pointers = buffers.map { $0.map { UnsafePointer($0.baseAddress!.assumingMemoryBound(to: CChar.self)) } }
+    let types = parameters.map { Oid($0.wireType.type) }
     // Lengths count for binary values only (text ones are NUL-terminated).
-    let lengths = wires.map { Int32(clamping: $0.bytes?.count ?? 0) }
-    let formats = wires.map(\.format)
+    let lengths = parameters.map { Int32(clamping: $0.wireLength ?? 0) }
+    let formats = parameters.map(\.wireType.format)
     return pointers.withUnsafeBufferPointer { values in
         types.withUnsafeBufferPointer { types in
             lengths.withUnsafeBufferPointer { lengths in

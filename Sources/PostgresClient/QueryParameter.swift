@@ -15,36 +15,51 @@ public enum QueryParameter: Sendable, Hashable {
         }
     }
 
-    /// The `PQsendQueryParams` type oid (0: let the server infer it), format (0 text, 1
-    /// binary) and bytes of this parameter, NUL-terminated for text (nil for NULL).
-    var wire: (type: UInt32, format: Int32, bytes: [UInt8]?) {
+    /// The `PQsendQueryParams` type oid (0: let the server infer it) and format (0 text, 1 binary).
+    var wireType: (type: UInt32, format: Int32) {
+        switch self {
+        case .text: (0, 0)
+        case .int8Array: (Self.int8ArrayType, 1)
+        }
+    }
+
+    /// The bytes the value takes when sent (text with its terminating NUL); nil for NULL.
+    var wireLength: Int? {
+        switch self {
+        case .text(let value): value.map { $0.utf8.count + 1 }
+        case .int8Array(let values): (values.isEmpty ? 12 : 20) + values.count * 12
+        }
+    }
+
+    /// Writes the value as sent into `buffer`, `wireLength` bytes. Straight into the buffer
+    /// libpq sends from: an array runs to thousands of elements every sample.
+    func write(into buffer: UnsafeMutableRawBufferPointer) {
         switch self {
         case .text(let value):
-            return (0, 0, value.map { Array($0.utf8) + [0] })
+            guard let value else { return }
+            var offset = 0
+            for byte in value.utf8 {
+                buffer[offset] = byte
+                offset += 1
+            }
+            buffer[offset] = 0
         case .int8Array(let values):
             // array_recv's layout, big-endian: dimensions, has-nulls flag, element type, then
             // per dimension its length and lower bound; then each element as length + value.
-            // Written in place: this runs for thousands of elements every sample.
-            let header = values.isEmpty ? 12 : 20
-            let size = header + values.count * 12
-            let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
-                let raw = UnsafeMutableRawBufferPointer(buffer)
-                raw.storeBytes(of: Int32(values.isEmpty ? 0 : 1).bigEndian, toByteOffset: 0, as: Int32.self)
-                raw.storeBytes(of: Int32(0).bigEndian, toByteOffset: 4, as: Int32.self)
-                raw.storeBytes(of: Self.int8Type.bigEndian, toByteOffset: 8, as: UInt32.self)
-                if !values.isEmpty {
-                    raw.storeBytes(of: Int32(values.count).bigEndian, toByteOffset: 12, as: Int32.self)
-                    raw.storeBytes(of: Int32(1).bigEndian, toByteOffset: 16, as: Int32.self)
-                }
-                var offset = header
-                for value in values {
-                    raw.storeBytes(of: Int32(8).bigEndian, toByteOffset: offset, as: Int32.self)
-                    raw.storeBytes(of: value.bigEndian, toByteOffset: offset + 4, as: Int64.self)
-                    offset += 12
-                }
-                initialized = size
+            buffer.storeBytes(of: Int32(values.isEmpty ? 0 : 1).bigEndian, toByteOffset: 0, as: Int32.self)
+            buffer.storeBytes(of: Int32(0).bigEndian, toByteOffset: 4, as: Int32.self)
+            buffer.storeBytes(of: Self.int8Type.bigEndian, toByteOffset: 8, as: UInt32.self)
+            var offset = 12
+            if !values.isEmpty {
+                buffer.storeBytes(of: Int32(values.count).bigEndian, toByteOffset: 12, as: Int32.self)
+                buffer.storeBytes(of: Int32(1).bigEndian, toByteOffset: 16, as: Int32.self)
+                offset = 20
             }
-            return (Self.int8ArrayType, 1, bytes)
+            for value in values {
+                buffer.storeBytes(of: Int32(8).bigEndian, toByteOffset: offset, as: Int32.self)
+                buffer.storeBytes(of: value.bigEndian, toByteOffset: offset + 4, as: Int64.self)
+                offset += 12
+            }
         }
     }
 

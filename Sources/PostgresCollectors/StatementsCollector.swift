@@ -128,6 +128,7 @@ struct StatementsCollector: PostgresCollector {
     private(set) var known: Known?
 
     struct Known: Sendable {
+        let location: StatementsReader.Location
         var slots: StatementSlots
         var deallocations: Double?
         var statsReset: Double?
@@ -151,15 +152,32 @@ struct StatementsCollector: PostgresCollector {
     mutating func collect(_ session: CollectorSession, into set: inout MetricSet) async throws(CollectorFailure) {
         let reader = StatementsReader()
         if let missing, ContinuousClock.now < missing.recheckAt { throw .notInstalled(missing.message) }
+        // Where the extension is, looked up again with every full read (an ALTER EXTENSION
+        // UPDATE that adds pg_stat_statements_info shows then) and after any failure.
         let location: StatementsReader.Location
+        if let known, ContinuousClock.now < known.nextFullRead {
+            location = known.location
+        } else {
+            do {
+                location = try await reader.locate(session)
+                missing = nil
+            } catch {
+                // The same message every time, so the sampler logs it once; later checks are quiet.
+                if case .notInstalled(let message) = error { missing = (message, ContinuousClock.now + StatementsReader.missingRecheck) }
+                throw error
+            }
+        }
         do {
-            location = try await reader.locate(session)
-            missing = nil
+            try await collect(session, location: location, reader: reader, into: &set)
         } catch {
-            // The same message every time, so the sampler logs it once; later checks are quiet.
-            if case .notInstalled(let message) = error { missing = (message, ContinuousClock.now + StatementsReader.missingRecheck) }
+            // Unknown state (the extension dropped, moved, the connection gone): start afresh.
+            known = nil
             throw error
         }
+    }
+
+    private mutating func collect(_ session: CollectorSession, location: StatementsReader.Location, reader: StatementsReader,
+                                  into set: inout MetricSet) async throws(CollectorFailure) {
         // Read before the entries: an eviction after this still shows in the next run's count.
         var info: (deallocations: Double?, statsReset: Double?) = (nil, nil)
         if location.hasInfo { info = try await reader.info(session, location) }
@@ -179,7 +197,7 @@ struct StatementsCollector: PostgresCollector {
         changedSince = nil
         known = nil
         for entry in snapshot.versions { slots.record(queryID: entry.queryID, owner: entry.owner, version: entry.version) }
-        known = Known(slots: slots, deallocations: info.deallocations, statsReset: info.statsReset, nextFullRead: nextFullRead)
+        known = Known(location: location, slots: slots, deallocations: info.deallocations, statsReset: info.statsReset, nextFullRead: nextFullRead)
         if interval.fullReset {
             logger.info("postgres \(instanceName): statements: pg_stat_statements was reset; counting from the reset")
         }

@@ -133,6 +133,12 @@ struct StatementsCollector: PostgresCollector {
         var deallocations: Double?
         var statsReset: Double?
         var nextFullRead: ContinuousClock.Instant
+        /// Entries the last read found new or changed. When that is more than half of them a
+        /// changed-only read costs more than a full one (the server compares every entry and
+        /// still sends most), so the next read is a full one.
+        var changed: Int
+
+        var changedOnlyPays: Bool { 2 * changed <= slots.count }
     }
 
     /// Five minutes: a full read costs the exporter about as much as the changed-only reads of
@@ -183,7 +189,7 @@ struct StatementsCollector: PostgresCollector {
         if location.hasInfo { info = try await reader.info(session, location) }
         let started = ContinuousClock.now
         var changedSince: StatementSlots?
-        if let known, location.hasInfo, started < known.nextFullRead,
+        if let known, location.hasInfo, started < known.nextFullRead, known.changedOnlyPays,
            info.deallocations == known.deallocations, info.statsReset == known.statsReset {
             changedSince = known.slots
         }
@@ -193,11 +199,22 @@ struct StatementsCollector: PostgresCollector {
         let incremental = changedSince != nil
         var slots = changedSince ?? StatementSlots(expected: snapshot.versions.count)
         let nextFullRead = incremental ? known?.nextFullRead ?? started : started + fullReadInterval
+        // How many entries changed: the rows of a changed-only read; for a full read, the rows
+        // whose version the last table does not have (none known before the first read).
+        var changed = snapshot.versions.count
+        if !incremental {
+            if let earlier = known?.slots {
+                changed = snapshot.versions.count(where: { earlier.version(queryID: $0.queryID, owner: $0.owner) != $0.version })
+            } else {
+                changed = 0
+            }
+        }
         // The table's only copy from here on, so the changed entries update it in place.
         changedSince = nil
         known = nil
         for entry in snapshot.versions { slots.record(queryID: entry.queryID, owner: entry.owner, version: entry.version) }
-        known = Known(location: location, slots: slots, deallocations: info.deallocations, statsReset: info.statsReset, nextFullRead: nextFullRead)
+        known = Known(location: location, slots: slots, deallocations: info.deallocations, statsReset: info.statsReset,
+                      nextFullRead: nextFullRead, changed: changed)
         if interval.fullReset {
             logger.info("postgres \(instanceName): statements: pg_stat_statements was reset; counting from the reset")
         }

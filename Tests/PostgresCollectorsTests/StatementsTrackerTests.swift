@@ -3,7 +3,10 @@ import ExporterConfig
 import Logging
 import Sampling
 @testable import PostgresCollectors
+import PostgresClient
+import Synchronization
 import Testing
+import TestSupport
 
 /// Delta accounting of pg_stat_statements without a server: resets, eviction, top-K.
 @Suite struct StatementsTrackerTests {
@@ -391,5 +394,61 @@ import Testing
         #expect(incremental.knownEntries == 6)
         _ = incremental.ingest(snapshot([1: 7], complete: true), top: 2, now: start + .seconds(90))
         #expect(incremental.knownEntries == 1)
+    }
+
+    /// pg_stat_statements answered from code: `entries` query ids with their calls; a
+    /// changed-only read returns those whose version is in neither slot of the parameters.
+    final class FakeStatements: PostgresQuerying {
+        let calls = Mutex<[Int64: Int64]>([:])
+        let reads = Mutex<[String]>([])
+
+        func query(_ sql: String, parameters: [QueryParameter], format: ResultFormat,
+                   deadline: ContinuousClock.Instant) async throws(PostgresError) -> QueryResult {
+            if sql.contains("pg_extension") { return QueryResult(columns: ["nspname", "extversion", "has_info"], rows: [["public", "1.10", "t"]]) }
+            if sql.contains("pg_stat_statements_info") { return QueryResult(columns: ["dealloc", "stats_reset"], rows: [["0", "100"]]) }
+            if sql.contains("pg_roles") { return QueryResult(columns: ["kind", "id", "name"], rows: [["user", "10", "app"], ["database", "5", "agentmitra"]]) }
+            let owner = StatementSlots.owner(databaseID: 5, userID: 10)
+            var known: StatementSlots?
+            if case .int8Array(let queryIDs)? = parameters.first, case .int8Array(let owners) = parameters[1],
+               case .int8Array(let versions) = parameters[2] {
+                var slots = StatementSlots(expected: 0)
+                for index in versions.indices where versions[index] >= 0 {
+                    slots.record(queryID: queryIDs[index], owner: owners[index], version: versions[index])
+                }
+                known = slots
+            }
+            reads.withLock { $0.append(known == nil ? "full" : "changed") }
+            let rows: [[String?]] = calls.withLock { $0 }.sorted { $0.key < $1.key }.compactMap { queryID, count in
+                let version = count * 2 + 1
+                if let known, known.version(queryID: queryID, owner: owner) == version { return nil }
+                return ["10", "5", String(queryID), "t", String(count), String(count), String(count), "0", "0", "0", "0", nil,
+                        String(owner), String(version)]
+            }
+            return QueryResult(columns: ["userid", "dbid", "queryid", "toplevel", "calls", "total_ms", "rows", "shared_blks_hit",
+                                         "shared_blks_read", "blk_read_time", "blk_write_time", "stats_since", "owner", "version"], rows: rows)
+        }
+    }
+
+    @Test func mostEntriesChangingMakesTheNextReadAFullOne() async throws {
+        let fake = FakeStatements()
+        fake.calls.withLock { calls in for queryID in 1...10 { calls[Int64(queryID)] = 1 } }
+        var config = PostgresInstanceConfig(name: "fake", dsn: "", interval: .seconds(15), timeout: .seconds(5), collectors: [.statements])
+        config.statements.top = 3
+        let session = CollectorSession(connection: fake, deadline: .now + .seconds(10), config: config,
+                                       serverVersion: 150_000, currentDatabase: "agentmitra", isReplica: false)
+        var collector = StatementsCollector(instanceName: "fake", options: config.statements, logger: LogRecorder().logger)
+        func sample(changing queryIDs: [Int64]) async throws {
+            fake.calls.withLock { calls in for queryID in queryIDs { calls[queryID, default: 0] += 1 } }
+            var set = MetricSet()
+            try await collector.collect(session, into: &set)
+        }
+        try await sample(changing: [])
+        try await sample(changing: [1, 2])
+        try await sample(changing: [1, 2, 3, 4, 5, 6])  // 6 of 10 changed: the next read is a full one
+        try await sample(changing: [7])
+        try await sample(changing: [8])  // 1 of 10 changed in the full read: changed-only again
+        try await sample(changing: [])
+        #expect(fake.reads.withLock { $0 } == ["full", "changed", "changed", "full", "changed", "changed"])
+        #expect(collector.tracker.accumulatedCounters(StatementSeriesKey(user: "app", datname: "agentmitra", queryID: "1")).calls == 2)
     }
 }

@@ -95,6 +95,13 @@ public final class PostgresConnection: Sendable {
     /// answer came by `deadline`.
     public func query(_ sql: String, _ parameters: [String?] = [], format: ResultFormat = .text,
                       deadline: ContinuousClock.Instant) async throws(PostgresError) -> QueryResult {
+        try await query(sql, parameters: parameters.map(QueryParameter.text), format: format, deadline: deadline)
+    }
+
+    /// Runs one statement with parameters of any kind (`$1`, `$2`, ...); see the text-only
+    /// `query(_:_:format:deadline:)`.
+    public func query(_ sql: String, parameters: [QueryParameter], format: ResultFormat = .text,
+                      deadline: ContinuousClock.Instant) async throws(PostgresError) -> QueryResult {
         let result: Result<QueryResult, PostgresError> = await withCheckedContinuation { continuation in
             queue.async {
                 continuation.resume(returning: Result { () throws(PostgresError) in
@@ -197,7 +204,7 @@ public final class PostgresConnection: Sendable {
         }
     }
 
-    private func queryBlocking(_ sql: String, _ parameters: [String?], format: ResultFormat,
+    private func queryBlocking(_ sql: String, _ parameters: [QueryParameter], format: ResultFormat,
                                deadline: ContinuousClock.Instant) throws(PostgresError) -> QueryResult {
         let outcome: Result<QueryResult, PostgresError> = handle.withLock { connection in
             guard let open = connection else {
@@ -242,13 +249,13 @@ public final class PostgresConnection: Sendable {
 
     /// `simple` sends the text with the simple-query protocol, which allows several
     /// statements and no parameters: only for the exporter's own transaction control.
-    private func execute(_ connection: OpaquePointer, _ sql: String, _ parameters: [String?], format: ResultFormat = .text,
+    private func execute(_ connection: OpaquePointer, _ sql: String, _ parameters: [QueryParameter], format: ResultFormat = .text,
                          deadline: ContinuousClock.Instant, simple: Bool = false) throws(PostgresError) -> QueryResult {
         // The extended protocol (`PQsendQueryParams`, even without parameters) accepts one
         // statement only, so a configured query cannot smuggle `COMMIT; INSERT …` past the
         // checks made after each statement.
-        let sent = simple ? PQsendQuery(connection, sql) : withOptionalCStrings(parameters) { values in
-            PQsendQueryParams(connection, sql, Int32(parameters.count), nil, values, nil, nil, format == .binary ? 1 : 0)
+        let sent = simple ? PQsendQuery(connection, sql) : withParameters(parameters) { types, values, lengths, formats in
+            PQsendQueryParams(connection, sql, Int32(parameters.count), types, values, lengths, formats, format == .binary ? 1 : 0)
         }
         guard sent == 1 else { throw connectionError(connection) }
 
@@ -341,9 +348,29 @@ private func withCStringArrays<R>(_ keys: [String], _ values: [String], _ body: 
     }
 }
 
-private func withOptionalCStrings<R>(_ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
-    let copies = strings.map { $0.map { strdup($0) } ?? nil }
-    defer { copies.forEach { free($0) } }
-    let pointers = copies.map { UnsafePointer($0) }
-    return pointers.withUnsafeBufferPointer { body($0.baseAddress) }
+/// Calls `body` with `PQsendQueryParams`' four parallel arrays (types, values, lengths,
+/// formats) for the parameters; the value pointers are valid during the call only.
+private func withParameters<R>(_ parameters: [QueryParameter],
+                               _ body: (UnsafePointer<Oid>?, UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?) -> R) -> R {
+    let buffers: [UnsafeMutableRawBufferPointer?] = parameters.map { parameter in
+        guard let length = parameter.wireLength else { return nil }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(length, 1), alignment: 8)
+        parameter.write(into: buffer)
+        return buffer
+    }
+    defer { buffers.forEach { $0?.deallocate() } }
+    let pointers = buffers.map { $0.map { UnsafePointer($0.baseAddress!.assumingMemoryBound(to: CChar.self)) } }
+    let types = parameters.map { Oid($0.wireType.type) }
+    // Lengths count for binary values only (text ones are NUL-terminated).
+    let lengths = parameters.map { Int32(clamping: $0.wireLength ?? 0) }
+    let formats = parameters.map(\.wireType.format)
+    return pointers.withUnsafeBufferPointer { values in
+        types.withUnsafeBufferPointer { types in
+            lengths.withUnsafeBufferPointer { lengths in
+                formats.withUnsafeBufferPointer { formats in
+                    body(types.baseAddress, values.baseAddress, lengths.baseAddress, formats.baseAddress)
+                }
+            }
+        }
+    }
 }

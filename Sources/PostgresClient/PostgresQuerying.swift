@@ -4,9 +4,9 @@
 /// PostgreSQL version behind the same protocol, so a collector's handling of every version
 /// is checked without starting that version.
 public protocol PostgresQuerying: Sendable {
-    /// Runs one statement with text parameters (`$1`, `$2`, ...) and returns all its rows in
+    /// Runs one statement with parameters (`$1`, `$2`, ...) and returns all its rows in
     /// `format` (a recording may answer in text either way: `QueryResult` reads both alike).
-    func query(_ sql: String, _ parameters: [String?], format: ResultFormat,
+    func query(_ sql: String, parameters: [QueryParameter], format: ResultFormat,
                deadline: ContinuousClock.Instant) async throws(PostgresError) -> QueryResult
 }
 

@@ -54,8 +54,12 @@ struct CollectorSession: Sendable {
     let isReplica: Bool
 
     func query(_ sql: String, _ parameters: [String?] = [], format: ResultFormat = .text) async throws(CollectorFailure) -> QueryResult {
+        try await query(sql, parameters: parameters.map(QueryParameter.text), format: format)
+    }
+
+    func query(_ sql: String, parameters: [QueryParameter], format: ResultFormat = .text) async throws(CollectorFailure) -> QueryResult {
         do {
-            return try await connection.query(sql, parameters, format: format, deadline: deadline)
+            return try await connection.query(sql, parameters: parameters, format: format, deadline: deadline)
         } catch {
             throw .postgres(error)
         }

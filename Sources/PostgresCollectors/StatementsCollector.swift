@@ -93,6 +93,11 @@ struct StatementsSnapshot: Sendable {
     /// `pg_stat_statements_info` (extension 1.9+): entries evicted so far, and the last full reset.
     var deallocations: Double?
     var statsReset: Double?
+    /// false for a changed-only read: `entries` then holds the entries that changed since the
+    /// last read, and every other entry is as it was.
+    var isComplete = true
+    /// Each entry's identity and version as `StatementSlots` keeps them (entries with a query id).
+    var versions: [(queryID: Int64, owner: Int64, version: Int64)] = []
 
     func userName(_ id: UInt32) -> String { userNames[id] ?? String(id) }
     func databaseName(_ id: UInt32) -> String { databaseNames[id] ?? String(id) }
@@ -102,40 +107,120 @@ struct StatementsSnapshot: Sendable {
 /// per-database totals and evictions. It keeps the tracker from run to run, and while the
 /// extension is missing it reports the same error without asking the server again until
 /// `StatementsReader.missingRecheck` has passed.
+///
+/// Most runs read only the entries that changed since the last run (see `StatementSlots`):
+/// an unchanged entry adds nothing to any delta, so the tracker's result is the same as from
+/// a full read. A full read comes first, whenever `pg_stat_statements_info` says entries were
+/// evicted or all were reset, and at least every `fullReadInterval`, which also drops the
+/// entries removed one by one (`pg_stat_statements_reset(userid, dbid, queryid)` leaves no
+/// other trace). Without `pg_stat_statements_info` (PostgreSQL 13) every read is a full one.
 struct StatementsCollector: PostgresCollector {
     let kind = PostgresCollectorKind.statements
     let instanceName: String
     let options: PostgresStatementsOptions
     let logger: Logger
+    /// The longest time between two full reads.
+    let fullReadInterval: Duration
     private(set) var tracker = StatementsTracker()
     /// Set while pg_stat_statements is missing.
     private(set) var missing: (message: String, recheckAt: ContinuousClock.Instant)?
+    /// What the last run read, for the next changed-only read; nil until a run succeeded.
+    private(set) var known: Known?
 
-    init(instanceName: String, options: PostgresStatementsOptions, logger: Logger) {
+    struct Known: Sendable {
+        let location: StatementsReader.Location
+        var slots: StatementSlots
+        var deallocations: Double?
+        var statsReset: Double?
+        var nextFullRead: ContinuousClock.Instant
+        /// Entries the last read found new or changed. When that is more than half of them a
+        /// changed-only read costs more than a full one (the server compares every entry and
+        /// still sends most), so the next read is a full one.
+        var changed: Int
+
+        var changedOnlyPays: Bool { 2 * changed <= slots.count }
+    }
+
+    /// Five minutes: a full read costs the exporter about as much as the changed-only reads of
+    /// many intervals (every row decoded and hashed), so at the default 15 s interval it is one
+    /// run in twenty; and an entry removed on its own stays known (a slot, a dictionary entry)
+    /// no longer than that.
+    static let defaultFullReadInterval: Duration = .seconds(300)
+
+    init(instanceName: String, options: PostgresStatementsOptions, logger: Logger,
+         fullReadInterval: Duration = StatementsCollector.defaultFullReadInterval) {
         self.instanceName = instanceName
         self.options = options
         self.logger = logger
+        self.fullReadInterval = fullReadInterval
     }
 
     mutating func collect(_ session: CollectorSession, into set: inout MetricSet) async throws(CollectorFailure) {
         let reader = StatementsReader()
         if let missing, ContinuousClock.now < missing.recheckAt { throw .notInstalled(missing.message) }
-        let snapshot: StatementsSnapshot, schema: String
+        // Where the extension is, looked up again with every full read (an ALTER EXTENSION
+        // UPDATE that adds pg_stat_statements_info shows then) and after any failure.
+        let location: StatementsReader.Location
+        if let known, ContinuousClock.now < known.nextFullRead {
+            location = known.location
+        } else {
+            do {
+                location = try await reader.locate(session)
+                missing = nil
+            } catch {
+                // The same message every time, so the sampler logs it once; later checks are quiet.
+                if case .notInstalled(let message) = error { missing = (message, ContinuousClock.now + StatementsReader.missingRecheck) }
+                throw error
+            }
+        }
         do {
-            (snapshot, schema) = try await reader.read(session)
-            missing = nil
+            try await collect(session, location: location, reader: reader, into: &set)
         } catch {
-            // The same message every time, so the sampler logs it once; later checks are quiet.
-            if case .notInstalled(let message) = error { missing = (message, ContinuousClock.now + StatementsReader.missingRecheck) }
+            // Unknown state (the extension dropped, moved, the connection gone): start afresh.
+            known = nil
             throw error
         }
+    }
+
+    private mutating func collect(_ session: CollectorSession, location: StatementsReader.Location, reader: StatementsReader,
+                                  into set: inout MetricSet) async throws(CollectorFailure) {
+        // Read before the entries: an eviction after this still shows in the next run's count.
+        var info: (deallocations: Double?, statsReset: Double?) = (nil, nil)
+        if location.hasInfo { info = try await reader.info(session, location) }
+        let started = ContinuousClock.now
+        var changedSince: StatementSlots?
+        if let known, location.hasInfo, started < known.nextFullRead, known.changedOnlyPays,
+           info.deallocations == known.deallocations, info.statsReset == known.statsReset {
+            changedSince = known.slots
+        }
+        var snapshot = try await reader.read(session, location, changedSince: changedSince)
+        (snapshot.deallocations, snapshot.statsReset) = info
         let interval = tracker.ingest(snapshot, top: options.top, hold: options.hold)
+        let incremental = changedSince != nil
+        var slots = changedSince ?? StatementSlots(expected: snapshot.versions.count)
+        let nextFullRead = incremental ? known?.nextFullRead ?? started : started + fullReadInterval
+        // How many entries changed: the rows of a changed-only read; for a full read, the rows
+        // whose version the last table does not have (none known before the first read).
+        var changed = snapshot.versions.count
+        if !incremental {
+            if let earlier = known?.slots {
+                changed = snapshot.versions.count(where: { earlier.version(queryID: $0.queryID, owner: $0.owner) != $0.version })
+            } else {
+                changed = 0
+            }
+        }
+        // The table's only copy from here on, so the changed entries update it in place.
+        changedSince = nil
+        known = nil
+        for entry in snapshot.versions { slots.record(queryID: entry.queryID, owner: entry.owner, version: entry.version) }
+        known = Known(location: location, slots: slots, deallocations: info.deallocations, statsReset: info.statsReset,
+                      nextFullRead: nextFullRead, changed: changed)
         if interval.fullReset {
             logger.info("postgres \(instanceName): statements: pg_stat_statements was reset; counting from the reset")
         }
         if options.queryText {
             let missingTexts = interval.top.map(\.key.queryID).filter { tracker.queryTexts[$0] == nil }
-            let texts = try await reader.texts(session, schema: schema, queryIDs: missingTexts, maxLength: options.queryTextLength)
+            let texts = try await reader.texts(session, schema: location.schema, queryIDs: missingTexts, maxLength: options.queryTextLength)
             tracker.queryTexts.merge(texts) { _, new in new }
         }
         StatementsMetrics.write(interval, tracker: tracker, includeText: options.queryText, into: &set)
@@ -149,7 +234,13 @@ struct StatementsReader: Sendable {
     /// instance's entry starts a new sampler, which looks at once).
     static let missingRecheck: Duration = .seconds(600)
 
-    func read(_ session: CollectorSession) async throws(CollectorFailure) -> (snapshot: StatementsSnapshot, schema: String) {
+    /// Where the extension is, and whether it has `pg_stat_statements_info` (1.9+, PostgreSQL 14+).
+    struct Location: Sendable {
+        var schema: String
+        var hasInfo: Bool
+    }
+
+    func locate(_ session: CollectorSession) async throws(CollectorFailure) -> Location {
         let extensionInfo = try await session.query("""
             SELECT n.nspname, e.extversion,
                    to_regclass(quote_ident(n.nspname) || '.pg_stat_statements_info') IS NOT NULL AS has_info
@@ -159,30 +250,83 @@ struct StatementsReader: Sendable {
         guard let info = extensionInfo.namedRows.first else {
             throw .notInstalled("pg_stat_statements is not installed in database \"\(session.currentDatabase)\" (a superuser must run CREATE EXTENSION pg_stat_statements there, with pg_stat_statements in shared_preload_libraries); looked for again every \(DurationParser.format(Self.missingRecheck))")
         }
-        let schema = quoteIdentifier(info.string("nspname"))
-        let version = session.serverVersion
+        return Location(schema: quoteIdentifier(info.string("nspname")), hasInfo: info.double("has_info") == 1)
+    }
+
+    /// `pg_stat_statements_info`: evictions so far and the last full reset.
+    func info(_ session: CollectorSession, _ location: Location) async throws(CollectorFailure) -> (deallocations: Double?, statsReset: Double?) {
+        let extra = try await session.query(
+            "SELECT dealloc, extract(epoch FROM stats_reset) AS stats_reset FROM \(location.schema).pg_stat_statements_info")
+        return (extra.namedRows.first?.double("dealloc"), extra.namedRows.first?.double("stats_reset"))
+    }
+
+    /// The entries' columns, the same for full and changed-only reads. `owner` and `version`
+    /// are `StatementSlots`' key part and change count.
+    static func selectList(serverVersion version: Int) -> String {
         let totalTime = version >= 130000 ? "s.total_exec_time" : "s.total_time"
         let blockTimes = version >= 170000
             ? "s.shared_blk_read_time + s.local_blk_read_time AS blk_read_time, s.shared_blk_write_time + s.local_blk_write_time AS blk_write_time"
             : "s.blk_read_time, s.blk_write_time"
         let toplevel = version >= 140000 ? "s.toplevel" : "true AS toplevel"
         let statsSince = version >= 170000 ? "extract(epoch FROM s.stats_since)::float8 AS stats_since" : "NULL::float8 AS stats_since"
-        // Every entry, every run (exact deltas need them all), so the cost per row is what
-        // counts: numbers in binary (the server does not format them, the exporter does not
-        // parse them), ids instead of names (looked up once per id below), no query text.
-        let rows = try await session.query("""
-            SELECT s.userid, s.dbid, s.queryid, \(toplevel), s.calls, \(totalTime) AS total_ms, s.rows,
-                   s.shared_blks_hit, s.shared_blks_read, \(blockTimes), \(statsSince)
-            FROM \(schema).pg_stat_statements(false) s
-            """, format: .binary)
+        return """
+            s.userid, s.dbid, s.queryid, \(toplevel), s.calls, \(totalTime) AS total_ms, s.rows,
+                   s.shared_blks_hit, s.shared_blks_read, \(blockTimes), \(statsSince), v.owner, v.version
+            """
+    }
+
+    /// `owner` and `version` of each entry (see `StatementSlots`): calls and plans are the
+    /// only events that change the counters read here.
+    static func versionsLateral(serverVersion version: Int) -> String {
+        let toplevel = version >= 140000 ? "s.toplevel::int" : "1"
+        return "LATERAL (SELECT s.dbid::int8 << 32 | s.userid::int8 AS owner, (s.calls + s.plans) * 2 + \(toplevel) AS version) v"
+    }
+
+    /// A full read.
+    static func fullSQL(schema: String, serverVersion: Int) -> String {
+        """
+        SELECT \(selectList(serverVersion: serverVersion))
+        FROM \(schema).pg_stat_statements(false) s, \(versionsLateral(serverVersion: serverVersion))
+        """
+    }
+
+    /// A changed-only read: the entries found in neither of their two slots of `$1`..`$3`
+    /// (query ids, owners, versions; `$4` the mask), i.e. new or changed since the last read.
+    /// `IS NOT TRUE`, not `NOT`: an entry without query id compares as NULL, and is sent.
+    static func changedSQL(schema: String, serverVersion: Int) -> String {
+        """
+        SELECT \(selectList(serverVersion: serverVersion))
+        FROM \(schema).pg_stat_statements(false) s, \(versionsLateral(serverVersion: serverVersion)),
+             LATERAL (SELECT 1 + ((s.queryid # v.owner) & $4) AS first, 1 + (((s.queryid # v.owner) >> 32) & $4) AS second) slot
+        WHERE (s.queryid = $1[slot.first] AND v.owner = $2[slot.first] AND v.version = $3[slot.first]) IS NOT TRUE
+          AND (s.queryid = $1[slot.second] AND v.owner = $2[slot.second] AND v.version = $3[slot.second]) IS NOT TRUE
+        """
+    }
+
+    /// Reads every entry, or with `changedSince` the entries that changed since (a snapshot
+    /// with `isComplete` false). Names of roles and databases are read for the entries read.
+    func read(_ session: CollectorSession, _ location: Location, changedSince slots: StatementSlots?) async throws(CollectorFailure) -> StatementsSnapshot {
+        // Every entry's numbers in binary (the server does not format them, the exporter does
+        // not parse them), ids instead of names (looked up once per id below), no query text.
+        let rows: QueryResult
+        if let slots {
+            rows = try await session.query(
+                Self.changedSQL(schema: location.schema, serverVersion: session.serverVersion),
+                parameters: [.int8Array(slots.queryIDs), .int8Array(slots.owners), .int8Array(slots.versions), .text(String(slots.mask))],
+                format: .binary)
+        } else {
+            rows = try await session.query(Self.fullSQL(schema: location.schema, serverVersion: session.serverVersion), format: .binary)
+        }
         let columns = ["userid", "dbid", "queryid", "toplevel", "calls", "total_ms", "rows",
-                       "shared_blks_hit", "shared_blks_read", "blk_read_time", "blk_write_time", "stats_since"]
+                       "shared_blks_hit", "shared_blks_read", "blk_read_time", "blk_write_time", "stats_since", "owner", "version"]
         let index = columns.map { rows.columnIndex($0) ?? -1 }
         guard !index.contains(-1) else { throw .unavailable("pg_stat_statements returned unexpected columns") }
         func number(_ row: Int, _ column: Int) -> Double { rows.double(row: row, column: index[column]) ?? 0 }
         func id(_ row: Int, _ column: Int) -> UInt32 { rows.int64(row: row, column: index[column]).flatMap { UInt32(exactly: $0) } ?? 0 }
         var entries: [StatementKey: StatementsSnapshot.Entry] = [:]
         entries.reserveCapacity(rows.rowCount)
+        var versions: [(queryID: Int64, owner: Int64, version: Int64)] = []
+        versions.reserveCapacity(rows.rowCount)
         var userIDs: Set<UInt32> = [], databaseIDs: Set<UInt32> = []
         var lastUserID: UInt32?, lastDatabaseID: UInt32?
         for row in 0..<rows.rowCount {
@@ -194,6 +338,10 @@ struct StatementsReader: Sendable {
                 sharedBlocksHit: number(row, 7), sharedBlocksRead: number(row, 8),
                 blockReadMilliseconds: number(row, 9), blockWriteMilliseconds: number(row, 10))
             let entry = StatementsSnapshot.Entry(counters: counters, statsSince: rows.double(row: row, column: index[11]))
+            if let queryID = key.queryID, let owner = rows.int64(row: row, column: index[12]),
+               let version = rows.int64(row: row, column: index[13]) {
+                versions.append((queryID, owner, version))
+            }
             // One hash per row: keys are unique but for statements of other users without
             // pg_read_all_stats, which share the empty queryid and are summed.
             if let earlier = entries.updateValue(entry, forKey: key) {
@@ -205,14 +353,10 @@ struct StatementsReader: Sendable {
             }
         }
         var snapshot = StatementsSnapshot(entries: entries)
+        snapshot.isComplete = slots == nil
+        snapshot.versions = versions
         (snapshot.userNames, snapshot.databaseNames) = try await names(session, userIDs: userIDs, databaseIDs: databaseIDs)
-        if info.double("has_info") == 1 {
-            let extra = try await session.query(
-                "SELECT dealloc, extract(epoch FROM stats_reset) AS stats_reset FROM \(schema).pg_stat_statements_info")
-            snapshot.deallocations = extra.namedRows.first?.double("dealloc")
-            snapshot.statsReset = extra.namedRows.first?.double("stats_reset")
-        }
-        return (snapshot, schema)
+        return snapshot
     }
 
     /// The names of the roles and databases of one snapshot's entries: a few ids, however
@@ -293,16 +437,27 @@ struct StatementsTracker: Sendable {
         var isBaseline: Bool
     }
 
+    /// A changed-only snapshot (`isComplete` false) gives the same interval as a full one:
+    /// the entries it leaves out are unchanged, so their deltas are zero.
     mutating func ingest(_ snapshot: StatementsSnapshot, top limit: Int, hold: Duration = .zero,
                          now: ContinuousClock.Instant = .now) -> Interval {
         defer {
-            previous = snapshot.entries
             previousStatsReset = snapshot.statsReset
             previousDeallocations = snapshot.deallocations
         }
-        guard let previous else {
+        // Taken out, so that merging a changed-only snapshot below does not copy it.
+        guard var previous = self.previous.take() else {
+            self.previous = snapshot.entries
             return Interval(top: [], totalsByDatabase: [:], evicted: 0, deallocations: snapshot.deallocations,
                             fullReset: false, isBaseline: true)
+        }
+        defer {
+            if snapshot.isComplete {
+                self.previous = snapshot.entries
+            } else {
+                previous.merge(snapshot.entries) { _, new in new }
+                self.previous = previous
+            }
         }
         let fullReset = previousStatsReset != nil && snapshot.statsReset != previousStatsReset
         var evicted = 0.0
@@ -321,14 +476,15 @@ struct StatementsTracker: Sendable {
             deltas[seriesKey, default: StatementCounters()] += delta
         }
 
-        var totals: [String: StatementCounters] = [:]
-        for (key, delta) in deltas { totals[key.datname, default: StatementCounters()] += delta }
-
         let ranked = deltas.sorted { a, b in
             if a.value.totalMilliseconds != b.value.totalMilliseconds { return a.value.totalMilliseconds > b.value.totalMilliseconds }
             if a.value.calls != b.value.calls { return a.value.calls > b.value.calls }
             return a.key < b.key
         }
+        // Summed in rank order, which is total: floating-point sums depend on the order, and a
+        // dictionary's differs from one tracker to the next.
+        var totals: [String: StatementCounters] = [:]
+        for (key, delta) in ranked { totals[key.datname, default: StatementCounters()] += delta }
         // The empty queryid (statements hidden by missing privileges) never ranks on its own.
         let eligible = ranked.filter { !$0.key.queryID.isEmpty }
         let chosen = Array(eligible.prefix(limit))
@@ -363,6 +519,9 @@ struct StatementsTracker: Sendable {
             queryTexts[key.queryID] = nil
         }
     }
+
+    /// Entries known from the reads so far (a changed-only read adds, never removes).
+    var knownEntries: Int { previous?.count ?? 0 }
 
     func accumulatedCounters(_ key: StatementSeriesKey) -> StatementCounters { accumulated[key] ?? StatementCounters() }
     var otherByDatabase: [String: StatementCounters] { other }

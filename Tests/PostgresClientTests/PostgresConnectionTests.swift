@@ -70,6 +70,23 @@ struct PostgresConnectionTests {
         await connection.close()
     }
 
+    /// `int8[]` parameters go in binary; the server reads them as the text form says.
+    @Test func int8ArrayParametersArriveIntact() async throws {
+        let connection = try await PostgresConnection.connect(db.settings(.connectionString(db.keyValue())))
+        let values: [Int64] = [0, 1, -1, .max, .min, 16_384 << 32 | 10]
+        let result = try await connection.query(
+            "SELECT $1::text AS text, cardinality($1) AS n, $1[4] AS fourth, $2::text AS empty, $3 AS plain",
+            parameters: [.int8Array(values), .int8Array([]), .text("x")], deadline: soon())
+        let row = try #require(result.namedRows.first)
+        #expect(row["text"] == QueryParameter.int8Array(values).text)
+        #expect(row["text"] == "{0,1,-1,9223372036854775807,-9223372036854775808,70368744177674}")
+        #expect(row["n"] == "6")
+        #expect(row["fourth"] == String(Int64.max))
+        #expect(row["empty"] == "{}")
+        #expect(row["plain"] == "x")
+        await connection.close()
+    }
+
     /// The same row in both formats reads the same through every accessor, and a result
     /// outlives its connection (it owns libpq's result, not the connection's buffers).
     @Test func binaryAndTextResultsReadAlike() async throws {

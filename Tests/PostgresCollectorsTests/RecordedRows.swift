@@ -77,8 +77,9 @@ final class RecordedQueries: PostgresQuerying {
     /// Statements asked for that the recording does not have.
     var misses: [String] { missed.withLock { $0 } }
 
-    func query(_ sql: String, _ parameters: [String?], format: ResultFormat,
+    func query(_ sql: String, parameters: [QueryParameter], format: ResultFormat,
                deadline: ContinuousClock.Instant) async throws(PostgresError) -> QueryResult {
+        let parameters = parameters.map(\.text)
         guard let index = recording.statements.firstIndex(where: { $0.sql == sql && $0.parameters == parameters }) else {
             missed.withLock { $0.append(sql) }
             throw PostgresError(phase: .query, kind: .server,
@@ -119,10 +120,12 @@ final class RecordingQueries: PostgresQuerying {
 
     var statements: [RecordedStatement] { log.withLock { $0 } }
 
-    func query(_ sql: String, _ parameters: [String?], format: ResultFormat,
+    func query(_ sql: String, parameters typed: [QueryParameter], format: ResultFormat,
                deadline: ContinuousClock.Instant) async throws(PostgresError) -> QueryResult {
+        // Written down in their text form (what the server would read the same way).
+        let parameters = typed.map(\.text)
         do {
-            let result = try await connection.query(sql, parameters, format: format, deadline: deadline)
+            let result = try await connection.query(sql, parameters: typed, format: format, deadline: deadline)
             append(sql, parameters, RecordedResponse(columns: result.columns, rows: result.rows))
             return result
         } catch {

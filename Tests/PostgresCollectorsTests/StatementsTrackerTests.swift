@@ -3,7 +3,10 @@ import ExporterConfig
 import Logging
 import Sampling
 @testable import PostgresCollectors
+import PostgresClient
+import Synchronization
 import Testing
+import TestSupport
 
 /// Delta accounting of pg_stat_statements without a server: resets, eviction, top-K.
 @Suite struct StatementsTrackerTests {
@@ -288,5 +291,164 @@ import Testing
         #expect(SettingsCollector.metric(name: "fsync", setting: "off", unit: "", type: "bool")?.value == 0)
         #expect(SettingsCollector.metric(name: "random_page_cost", setting: "1.1", unit: "", type: "real")?.name == "pg_settings_random_page_cost")
         #expect(SettingsCollector.metric(name: "odd", setting: "1", unit: "furlong", type: "integer") == nil)
+    }
+}
+
+/// Changed-only reads without a server: the slot table and the tracker's merge.
+@Suite struct StatementsChangedOnlyTests {
+    /// Keys shaped like real ones: random query ids, a few roles and databases, both toplevel
+    /// flags of some statements.
+    func keys(_ count: Int, seed: UInt64) -> [(queryID: Int64, owner: Int64)] {
+        var state = seed
+        func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state
+        }
+        var keys: [(queryID: Int64, owner: Int64)] = []
+        while keys.count < count {
+            let queryID = Int64(bitPattern: next())
+            let owner = StatementSlots.owner(databaseID: 16_384 + UInt32(next() % 30), userID: 10 + UInt32(next() % 3))
+            keys.append((queryID, owner))
+            // The same statement in another database: the same query id, another owner.
+            if next() % 4 == 0 { keys.append((queryID, StatementSlots.owner(databaseID: 16_500, userID: 10))) }
+        }
+        return keys
+    }
+
+    @Test func everyKeyFindsItsSlotAndKeepsItsLatestVersion() {
+        let all = keys(5_000, seed: 1)
+        var slots = StatementSlots(expected: all.count)
+        var placed = 0
+        for (index, key) in all.enumerated() where slots.record(queryID: key.queryID, owner: key.owner, version: Int64(2 * index + 1)) {
+            placed += 1
+        }
+        // Half full at most: cuckoo hashing places every key (a lost one would only cost a row).
+        #expect(placed == all.count)
+        #expect(slots.count == all.count)
+        #expect(slots.mask == 16_383)
+        for (index, key) in all.enumerated() {
+            #expect(slots.version(queryID: key.queryID, owner: key.owner) == Int64(2 * index + 1))
+        }
+        // A new version replaces the old one in place.
+        slots.record(queryID: all[7].queryID, owner: all[7].owner, version: 99)
+        #expect(slots.version(queryID: all[7].queryID, owner: all[7].owner) == 99)
+        #expect(slots.count == all.count)
+        #expect(slots.version(queryID: 12_345, owner: all[7].owner) == nil)
+        // Free slots hold -1, which no version equals: the server sends what is not known.
+        #expect(slots.versions.filter { $0 < 0 }.count == 16_384 - all.count)
+    }
+
+    @Test func tablesGrowAndAreTheSameForTheSameReads() {
+        let all = keys(3_000, seed: 2)
+        var small = StatementSlots(expected: 10)
+        var other = StatementSlots(expected: 10)
+        for key in all {
+            small.record(queryID: key.queryID, owner: key.owner, version: 3)
+            other.record(queryID: key.queryID, owner: key.owner, version: 3)
+        }
+        #expect(small.count == all.count)
+        #expect(2 * small.count <= small.versions.count)
+        for key in all { #expect(small.version(queryID: key.queryID, owner: key.owner) == 3) }
+        // Built from the same rows in the same order, the parameters are the same (recordings
+        // of the changed-only read replay).
+        #expect(small == other)
+    }
+
+    @Test func changedOnlySnapshotsGiveTheSameIntervalsAsFullOnes() {
+        func entries(_ calls: [Int64: Double]) -> [StatementKey: StatementsSnapshot.Entry] {
+            var result: [StatementKey: StatementsSnapshot.Entry] = [:]
+            for (queryID, count) in calls {
+                result[StatementKey(userID: 10, databaseID: 5, queryID: queryID, toplevel: true)] = StatementsSnapshot.Entry(
+                    counters: StatementCounters(calls: count, totalMilliseconds: count * Double(queryID), rows: count), statsSince: nil)
+            }
+            return result
+        }
+        func snapshot(_ calls: [Int64: Double], complete: Bool) -> StatementsSnapshot {
+            var snapshot = StatementsSnapshot(entries: entries(calls), userNames: [10: "app"], databaseNames: [5: "agentmitra"],
+                                              deallocations: 0, statsReset: 100)
+            snapshot.isComplete = complete
+            return snapshot
+        }
+        let states: [[Int64: Double]] = [
+            [1: 5, 2: 5, 3: 5, 4: 5],
+            [1: 6, 2: 5, 3: 9, 4: 5, 5: 1],
+            [1: 6, 2: 8, 3: 9, 4: 5, 5: 1],
+            [1: 6, 2: 8, 3: 9, 4: 5, 5: 4, 6: 2],
+        ]
+        var full = StatementsTracker(), incremental = StatementsTracker()
+        let start = ContinuousClock.now
+        for (index, state) in states.enumerated() {
+            let now = start + .seconds(15 * index)
+            let a = full.ingest(snapshot(state, complete: true), top: 2, hold: .seconds(30), now: now)
+            // What a changed-only read returns: the entries whose calls changed, or are new.
+            let changed = index == 0 ? state : state.filter { states[index - 1][$0.key] != $0.value }
+            let b = incremental.ingest(snapshot(changed, complete: index == 0), top: 2, hold: .seconds(30), now: now)
+            #expect(a.top.map(\.key) == b.top.map(\.key))
+            #expect(a.top.map(\.delta) == b.top.map(\.delta))
+            #expect(a.held.map(\.key) == b.held.map(\.key))
+            #expect(a.totalsByDatabase == b.totalsByDatabase)
+            #expect(full.otherByDatabase == incremental.otherByDatabase)
+            for key in a.top.map(\.key) { #expect(full.accumulatedCounters(key) == incremental.accumulatedCounters(key)) }
+        }
+        // The merge keeps every entry seen; a full read replaces them.
+        #expect(incremental.knownEntries == 6)
+        _ = incremental.ingest(snapshot([1: 7], complete: true), top: 2, now: start + .seconds(90))
+        #expect(incremental.knownEntries == 1)
+    }
+
+    /// pg_stat_statements answered from code: `entries` query ids with their calls; a
+    /// changed-only read returns those whose version is in neither slot of the parameters.
+    final class FakeStatements: PostgresQuerying {
+        let calls = Mutex<[Int64: Int64]>([:])
+        let reads = Mutex<[String]>([])
+
+        func query(_ sql: String, parameters: [QueryParameter], format: ResultFormat,
+                   deadline: ContinuousClock.Instant) async throws(PostgresError) -> QueryResult {
+            if sql.contains("pg_extension") { return QueryResult(columns: ["nspname", "extversion", "has_info"], rows: [["public", "1.10", "t"]]) }
+            if sql.contains("pg_stat_statements_info") { return QueryResult(columns: ["dealloc", "stats_reset"], rows: [["0", "100"]]) }
+            if sql.contains("pg_roles") { return QueryResult(columns: ["kind", "id", "name"], rows: [["user", "10", "app"], ["database", "5", "agentmitra"]]) }
+            let owner = StatementSlots.owner(databaseID: 5, userID: 10)
+            var known: StatementSlots?
+            if case .int8Array(let queryIDs)? = parameters.first, case .int8Array(let owners) = parameters[1],
+               case .int8Array(let versions) = parameters[2] {
+                var slots = StatementSlots(expected: 0)
+                for index in versions.indices where versions[index] >= 0 {
+                    slots.record(queryID: queryIDs[index], owner: owners[index], version: versions[index])
+                }
+                known = slots
+            }
+            reads.withLock { $0.append(known == nil ? "full" : "changed") }
+            let rows: [[String?]] = calls.withLock { $0 }.sorted { $0.key < $1.key }.compactMap { queryID, count in
+                let version = count * 2 + 1
+                if let known, known.version(queryID: queryID, owner: owner) == version { return nil }
+                return ["10", "5", String(queryID), "t", String(count), String(count), String(count), "0", "0", "0", "0", nil,
+                        String(owner), String(version)]
+            }
+            return QueryResult(columns: ["userid", "dbid", "queryid", "toplevel", "calls", "total_ms", "rows", "shared_blks_hit",
+                                         "shared_blks_read", "blk_read_time", "blk_write_time", "stats_since", "owner", "version"], rows: rows)
+        }
+    }
+
+    @Test func mostEntriesChangingMakesTheNextReadAFullOne() async throws {
+        let fake = FakeStatements()
+        fake.calls.withLock { calls in for queryID in 1...10 { calls[Int64(queryID)] = 1 } }
+        var config = PostgresInstanceConfig(name: "fake", dsn: "", interval: .seconds(15), timeout: .seconds(5), collectors: [.statements])
+        config.statements.top = 3
+        let session = CollectorSession(connection: fake, deadline: .now + .seconds(10), config: config,
+                                       serverVersion: 150_000, currentDatabase: "agentmitra", isReplica: false)
+        var collector = StatementsCollector(instanceName: "fake", options: config.statements, logger: LogRecorder().logger)
+        func sample(changing queryIDs: [Int64]) async throws {
+            fake.calls.withLock { calls in for queryID in queryIDs { calls[queryID, default: 0] += 1 } }
+            var set = MetricSet()
+            try await collector.collect(session, into: &set)
+        }
+        try await sample(changing: [])
+        try await sample(changing: [1, 2])
+        try await sample(changing: [1, 2, 3, 4, 5, 6])  // 6 of 10 changed: the next read is a full one
+        try await sample(changing: [7])
+        try await sample(changing: [8])  // 1 of 10 changed in the full read: changed-only again
+        try await sample(changing: [])
+        #expect(fake.reads.withLock { $0 } == ["full", "changed", "changed", "full", "changed", "changed"])
+        #expect(collector.tracker.accumulatedCounters(StatementSeriesKey(user: "app", datname: "agentmitra", queryID: "1")).calls == 2)
     }
 }

@@ -75,6 +75,20 @@ enum GzipSplice {
         member([head, tail])
     }
 
+    /// `parts` (none of them final) as one part: their deflate data in order and the CRC-32
+    /// of their inputs combined, so a member of it needs no work per original part.
+    static func join(_ parts: some Collection<Part>) -> Part {
+        var deflate = ByteBufferAllocator().buffer(capacity: parts.reduce(0) { $0 + $1.deflate.readableBytes })
+        var crc: uLong = 0
+        var length = 0
+        for part in parts {
+            deflate.writeImmutableBuffer(part.deflate)
+            crc = crc32_combine(crc, uLong(part.crc), off_t(part.length))
+            length += part.length
+        }
+        return Part(deflate: deflate, crc: UInt32(truncatingIfNeeded: crc), length: length)
+    }
+
     /// One gzip member of `parts` in order: every part but the last ends on a byte boundary
     /// without ending the stream, the last ends it.
     static func member(_ parts: [Part]) -> ByteBuffer {

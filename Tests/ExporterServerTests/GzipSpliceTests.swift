@@ -38,18 +38,22 @@ import Testing
     @Test func gzipBodyIsThePlainBodyBeforeAndAfterAPublish() throws {
         let (runtime, _) = try MetricsGoldenTests().populatedRuntime()
         for (index, format) in ExpositionFormat.allCases.enumerated() {
+            // The first compresses the chunks, the second joins them, the third uses the join.
             let first = try gunzip(try runtime.gzip(runtime.scrapeBody(format: format)))
             let second = try gunzip(try runtime.gzip(runtime.scrapeBody(format: format)))
+            let third = try gunzip(try runtime.gzip(runtime.scrapeBody(format: format)))
             let plain = runtime.metricsBody(format: format)
-            // Each scrape is counted once, gzipped or not: three per format.
-            #expect(second.contains("mitra_exporter_scrapes_total \(3 * index + 2)\n"))
-            #expect(plain.contains("mitra_exporter_scrapes_total \(3 * index + 3)\n"))
+            // Each scrape is counted once, gzipped or not: four per format.
+            #expect(second.contains("mitra_exporter_scrapes_total \(4 * index + 2)\n"))
+            #expect(third.contains("mitra_exporter_scrapes_total \(4 * index + 3)\n"))
+            #expect(plain.contains("mitra_exporter_scrapes_total \(4 * index + 4)\n"))
             // Only the scrape counter differs between consecutive scrapes.
             func withoutScrapeCount(_ body: String) -> String {
                 body.split(separator: "\n").filter { !$0.hasPrefix("mitra_exporter_scrapes_total") }.joined(separator: "\n")
             }
             #expect(withoutScrapeCount(first) == withoutScrapeCount(plain))
             #expect(withoutScrapeCount(second) == withoutScrapeCount(plain))
+            #expect(withoutScrapeCount(third) == withoutScrapeCount(plain))
             #expect(first.contains("probe_success{check=\"policies\"} 1\n"))
             #expect(format == .openMetrics ? first.hasSuffix("# EOF\n") : !first.contains("# EOF"))
         }
@@ -57,6 +61,21 @@ import Testing
         runtime.store.publish(SamplerSnapshot(samplerID: "check/policies", interval: .seconds(15), startedAt: 3, finishedAt: 4,
                                               result: StubSampler.result(id: "check/policies", succeed: false, error: "status 500")))
         #expect(try gunzip(try runtime.gzip(runtime.scrapeBody(format: .prometheusText))).contains("probe_success{check=\"policies\"} 0\n"))
+        // The joined samples of the earlier generation are not reused.
+        for _ in 0..<2 {
+            let again = try gunzip(try runtime.gzip(runtime.scrapeBody(format: .prometheusText)))
+            #expect(again.contains("probe_success{check=\"policies\"} 0\n") && !again.contains("probe_success{check=\"policies\"} 1\n"))
+        }
+    }
+
+    @Test func aJoinedPartDecodesLikeItsParts() throws {
+        let texts = ["# HELP a A.\na 1\n", "", "b{x=\"ü\"} 2\n", Self.bigTail]
+        let parts = try texts.map { try GzipSplice.deflate($0, final: false, level: 6) }
+        let end = try GzipSplice.deflate("# EOF\n", final: true, level: 6)
+        let joined = GzipSplice.join(parts)
+        #expect(joined.length == texts.reduce(0) { $0 + $1.utf8.count })
+        #expect(try gunzip(GzipSplice.member([joined, end])) == texts.joined() + "# EOF\n")
+        #expect(try gunzip(GzipSplice.member(parts + [end])) == texts.joined() + "# EOF\n")
     }
 
     /// After any sequence of publishes, sampler changes and scrapes in either format, a gzip

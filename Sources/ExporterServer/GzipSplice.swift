@@ -79,14 +79,8 @@ enum GzipSplice {
     /// of their inputs combined, so a member of it needs no work per original part.
     static func join(_ parts: some Collection<Part>) -> Part {
         var deflate = ByteBufferAllocator().buffer(capacity: parts.reduce(0) { $0 + $1.deflate.readableBytes })
-        var crc: uLong = 0
-        var length = 0
-        for part in parts {
-            deflate.writeImmutableBuffer(part.deflate)
-            crc = crc32_combine(crc, uLong(part.crc), off_t(part.length))
-            length += part.length
-        }
-        return Part(deflate: deflate, crc: UInt32(truncatingIfNeeded: crc), length: length)
+        let (crc, length) = append(parts, to: &deflate)
+        return Part(deflate: deflate, crc: crc, length: length)
     }
 
     /// One gzip member of `parts` in order: every part but the last ends on a byte boundary
@@ -95,15 +89,21 @@ enum GzipSplice {
         var body = ByteBufferAllocator().buffer(capacity: 18 + parts.reduce(0) { $0 + $1.deflate.readableBytes })
         // ID1 ID2, CM = deflate, no flags, no modification time, no extra flags, OS = Unix.
         body.writeBytes([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0x03] as [UInt8])
+        let (crc, length) = append(parts, to: &body)
+        body.writeInteger(crc, endianness: .little)
+        body.writeInteger(UInt32(truncatingIfNeeded: length), endianness: .little)
+        return body
+    }
+
+    /// Writes the parts' deflate data to `buffer`; returns the CRC-32 and length of their inputs.
+    private static func append(_ parts: some Collection<Part>, to buffer: inout ByteBuffer) -> (crc: UInt32, length: Int) {
         var crc: uLong = 0
         var length = 0
         for part in parts {
-            body.writeImmutableBuffer(part.deflate)
+            buffer.writeImmutableBuffer(part.deflate)
             crc = crc32_combine(crc, uLong(part.crc), off_t(part.length))
             length += part.length
         }
-        body.writeInteger(UInt32(truncatingIfNeeded: crc), endianness: .little)
-        body.writeInteger(UInt32(truncatingIfNeeded: length), endianness: .little)
-        return body
+        return (UInt32(truncatingIfNeeded: crc), length)
     }
 }

@@ -1,6 +1,7 @@
 import Exposition
 import Foundation
 import Testing
+import TestSupport
 
 /// Random families with hostile label values and help texts: the text format output must
 /// stay line-structured, and label values and numbers must read back exactly.

@@ -1,5 +1,6 @@
 import ExporterConfig
 import Testing
+import TestSupport
 
 /// Properties of `${env:}` / `${file:}` expansion against a simple model: generated strings
 /// built from known pieces expand to the concatenation of the pieces' expected values.

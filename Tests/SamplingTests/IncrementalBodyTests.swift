@@ -2,23 +2,13 @@ import Exposition
 @testable import Sampling
 import Synchronization
 import Testing
+import TestSupport
 
 /// The store assembles `/metrics` from groups of samplers and re-assembles only the groups
 /// that changed. These tests hold that body to the straightforward render of everything the
 /// store holds, after every step of long random sequences of publishes and sampler changes.
 @Suite struct IncrementalBodyTests {
-    /// SplitMix64, so a failing sequence can be replayed from its seed.
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func chance(_ percent: Int) -> Bool { Int.random(in: 0..<100, using: &self) < percent }
-    }
+    typealias Generator = SeededRandom
 
     /// Family names with fixed HELP and type (a name keeps its HELP across samplers), some
     /// needing escapes or OpenMetrics renames.
@@ -95,7 +85,7 @@ import Testing
 
     @Test(arguments: [1, 2, 3] as [UInt64])
     func incrementalBodyEqualsAFullRender(seed: UInt64) {
-        var random = Generator(state: seed)
+        var random = Generator(seed: seed)
         let store = SnapshotStore(clock: FixedClock(value: 1))
         var model = Model()
         model.samplers = Self.samplerList(count: 150, using: &random)
@@ -137,7 +127,7 @@ import Testing
     /// A store built anew from the same snapshots gives the same body as one that has been
     /// assembling incrementally all along (the chunks are the same pieces too).
     @Test func chunksOfALongLivedStoreMatchAFreshOne() {
-        var random = Generator(state: 99)
+        var random = Generator(seed: 99)
         let store = SnapshotStore(clock: FixedClock(value: 1))
         var model = Model()
         model.samplers = Self.samplerList(count: 100, using: &random)

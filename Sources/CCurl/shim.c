@@ -22,7 +22,6 @@ static struct {
     CURLMcode (*multi_perform)(CURLM *, int *);
     CURLMcode (*multi_poll)(CURLM *, struct curl_waitfd[], unsigned int, int, int *);
     CURLMcode (*multi_wakeup)(CURLM *);
-    CURLMcode (*multi_setopt)(CURLM *, CURLMoption, ...);
     CURLMsg *(*multi_info_read)(CURLM *, int *);
     const char *(*multi_strerror)(CURLMcode);
     struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
@@ -65,7 +64,6 @@ static void load(void) {
     RESOLVE(multi_perform, "curl_multi_perform")
     RESOLVE(multi_poll, "curl_multi_poll")
     RESOLVE(multi_wakeup, "curl_multi_wakeup")
-    RESOLVE(multi_setopt, "curl_multi_setopt")
     RESOLVE(multi_info_read, "curl_multi_info_read")
     RESOLVE(multi_strerror, "curl_multi_strerror")
     RESOLVE(slist_append, "curl_slist_append")
@@ -109,8 +107,6 @@ CURLcode mitra_curl_easy_setopt_header_callback(CURL *h, size_t (*cb)(char *, si
 CURLcode mitra_curl_easy_getinfo_long(CURL *h, CURLINFO i, long *v) { return api.easy_getinfo(h, i, v); }
 CURLcode mitra_curl_easy_getinfo_off_t(CURL *h, CURLINFO i, curl_off_t *v) { return api.easy_getinfo(h, i, v); }
 CURLcode mitra_curl_easy_getinfo_string(CURL *h, CURLINFO i, char **v) { return api.easy_getinfo(h, i, v); }
-CURLcode mitra_curl_easy_getinfo_pointer(CURL *h, CURLINFO i, void **v) { return api.easy_getinfo(h, i, v); }
-CURLMcode mitra_curl_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return api.multi_setopt(m, o, v); }
 
 int mitra_curl_multi_next_done(CURLM *m, CURL **easy, CURLcode *result) {
     int queued = 0;

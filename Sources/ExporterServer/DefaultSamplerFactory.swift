@@ -30,9 +30,6 @@ public final class DefaultSamplerFactory: SamplerFactory {
         }
     }
 
-    /// Whether an HTTP sampler has been made (and so libcurl started), for tests.
-    var engineStarted: Bool { engineSlot.withLock { $0 != nil } }
-
     public func plan(_ config: Configuration) -> [PlannedSampler] {
         let logger = logger
         let redactor = config.redactor

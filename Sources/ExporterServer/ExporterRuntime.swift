@@ -164,11 +164,19 @@ public final class ExporterRuntime: Sendable {
     /// kept; a scrape compresses only the exporter's own metrics and the chunks whose samplers
     /// published since they were compressed, and joins the parts (`GzipSplice`). So a gzip
     /// scrape costs about what the changed chunks weigh, not the whole body.
+    /// The part that ends every gzip body of a format (`# EOF` for OpenMetrics, nothing for
+    /// the text format): the same bytes every scrape, so compressed once.
+    private static let streamEnds = Result { () throws -> [ExpositionFormat: GzipSplice.Part] in
+        try Dictionary(uniqueKeysWithValues: ExpositionFormat.allCases.map { format in
+            (format, try GzipSplice.deflate(format == .openMetrics ? Renderer.eofMarker : "", final: true, level: 6,
+                                            windowBits: 9, memLevel: 1))
+        })
+    }
+
     public func gzip(_ body: ScrapeBody) throws -> ByteBuffer {
         let samples = body.samples
         let head = try GzipSplice.deflate(body.selfMetrics, final: false, level: 6, windowBits: 12, memLevel: 5)
-        let end = try GzipSplice.deflate(body.format == .openMetrics ? Renderer.eofMarker : "", final: true, level: 6,
-                                         windowBits: 9, memLevel: 1)
+        let end = try Self.streamEnds.get()[body.format]!
         let seenBefore = joinedSamples.withLock { last -> (joined: GzipSplice.Part?, sameGeneration: Bool) in
             guard let last, last.generation == samples.generation, last.format == body.format else { return (nil, false) }
             return (last.part, true)

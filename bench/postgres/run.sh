@@ -172,7 +172,7 @@ rows = [("scrape p50, no gzip (ms)", "p50"), ("scrape max, no gzip (ms)", "max")
         ("exporter CPU per sample (s)", "cpu"),
         ("server time per sample (ms)", "srv"), ("exporter VmRSS after scrapes (MiB)", "rss"),
         ("exporter RssAnon after scrapes (MiB)", "anon"), (f"exporter VmRSS at rest, {os.environ['REST_S']} s later (MiB)", "rss_rest"),
-        (f"exporter RssAnon at rest (MiB)", "anon_rest"),
+        ("exporter RssAnon at rest (MiB)", "anon_rest"),
         ("binary (MB)", "binary"), ("series (all)", "series"), ("series (pg_*)", "pg")]
 print(f"{'':38}{'mitra-exporter':>16}{'postgres_exporter':>19}{'theirs/ours':>13}")
 for label, key in rows:

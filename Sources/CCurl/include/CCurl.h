@@ -25,7 +25,7 @@ const char *mitra_curl_multi_strerror(CURLMcode code);
 struct curl_slist *mitra_curl_slist_append(struct curl_slist *list, const char *text);
 void mitra_curl_slist_free_all(struct curl_slist *list);
 
-/* curl_easy_setopt, curl_easy_getinfo and curl_multi_setopt are variadic, which Swift
+/* curl_easy_setopt and curl_easy_getinfo are variadic, which Swift
    cannot call; these typed functions fix the argument type per option kind. */
 CURLcode mitra_curl_easy_setopt_long(CURL *h, CURLoption o, long v);
 CURLcode mitra_curl_easy_setopt_string(CURL *h, CURLoption o, const char *v);
@@ -36,8 +36,6 @@ CURLcode mitra_curl_easy_setopt_header_callback(CURL *h, size_t (*cb)(char *, si
 CURLcode mitra_curl_easy_getinfo_long(CURL *h, CURLINFO i, long *v);
 CURLcode mitra_curl_easy_getinfo_off_t(CURL *h, CURLINFO i, curl_off_t *v);
 CURLcode mitra_curl_easy_getinfo_string(CURL *h, CURLINFO i, char **v);
-CURLcode mitra_curl_easy_getinfo_pointer(CURL *h, CURLINFO i, void **v);
-CURLMcode mitra_curl_multi_setopt_long(CURLM *m, CURLMoption o, long v);
 
 /* Reads the next finished transfer from the multi handle; returns 0 when there is none.
    Hides the CURLMsg union from Swift. */

@@ -113,15 +113,13 @@ public enum Renderer {
 
     /// The sample lines of a family, identical in both formats.
     public static func writeSamples(_ family: MetricFamily, into output: inout String) {
-        var bytes: [UInt8] = []
-        writeSamples(family, into: &bytes)
-        output += String(decoding: bytes, as: UTF8.self)
+        var lines = LineBuffer()
+        writeSamples(family, into: &lines)
+        output += lines.string()
     }
 
-    /// The sample lines of a family as UTF-8. Thousands of lines per sample: each piece is
-    /// copied as bytes into one growing buffer, which costs a fraction of appending the same
-    /// pieces to a `String`.
-    public static func writeSamples(_ family: MetricFamily, into output: inout [UInt8]) {
+    /// The sample lines of a family as UTF-8, appended to `output`.
+    public static func writeSamples(_ family: MetricFamily, into output: inout LineBuffer) {
         let name = family.name
         // The series of a histogram family share their bounds: each bound is formatted once.
         var boundTexts: [Double: String] = [:]
@@ -146,41 +144,33 @@ public enum Renderer {
     }
 
     private static func writeSample(_ name: String, suffix: StaticString?, _ labels: [Label], _ extra: Label?, _ value: Double,
-                                    into output: inout [UInt8]) {
-        append(name, to: &output)
-        if let suffix { append(suffix, to: &output) }
+                                    into output: inout LineBuffer) {
+        output.append(name)
+        if let suffix { output.append(suffix) }
         if !labels.isEmpty || extra != nil {
             output.append(UInt8(ascii: "{"))
-            for (position, label) in labels.enumerated() {
-                if position > 0 { output.append(UInt8(ascii: ",")) }
+            var first = true
+            for label in labels {
+                if !first { output.append(UInt8(ascii: ",")) }
+                first = false
                 writeLabel(label, into: &output)
             }
             if let extra {
-                if !labels.isEmpty { output.append(UInt8(ascii: ",")) }
+                if !first { output.append(UInt8(ascii: ",")) }
                 writeLabel(extra, into: &output)
             }
             output.append(UInt8(ascii: "}"))
         }
         output.append(UInt8(ascii: " "))
-        append(formatNumber(value), to: &output)
+        output.appendNumber(value)
         output.append(UInt8(ascii: "\n"))
     }
 
-    private static func writeLabel(_ label: Label, into output: inout [UInt8]) {
-        append(label.name, to: &output)
-        output.append(UInt8(ascii: "="))
+    private static func writeLabel(_ label: Label, into output: inout LineBuffer) {
+        output.append(label.name)
+        output.append("=\"" as StaticString)
+        output.appendEscaped(label.value)
         output.append(UInt8(ascii: "\""))
-        appendEscapedLabelValue(label.value, into: &output)
-        output.append(UInt8(ascii: "\""))
-    }
-
-    private static func append(_ text: String, to output: inout [UInt8]) {
-        var text = text
-        text.withUTF8 { output.append(contentsOf: $0) }
-    }
-
-    private static func append(_ text: StaticString, to output: inout [UInt8]) {
-        text.withUTF8Buffer { output.append(contentsOf: $0) }
     }
 
     /// Integral values print without a fraction (as Go's `strconv.FormatFloat(v, 'g', -1, 64)`
@@ -247,8 +237,8 @@ public enum Renderer {
         return (value < 0, String(digits), pointPosition)
     }
 
-    // Both escapers walk Unicode scalars: as Characters, "\r\n" is one grapheme that never
-    // equals "\n", and a raw line break would split the exposition line.
+    // Walks Unicode scalars: as Characters, "\r\n" is one grapheme that never equals "\n",
+    // and a raw line break would split the exposition line.
     private static func escapeHelp(_ help: String) -> String {
         guard help.unicodeScalars.contains(where: { $0 == "\\" || $0 == "\n" }) else { return help }
         var out = ""
@@ -260,26 +250,5 @@ public enum Renderer {
             }
         }
         return out
-    }
-
-    /// Escapes `\\`, `\n` and `"`. All three are ASCII, and a UTF-8 byte below 0x80 is never
-    /// part of a multi-byte character, so the bytes can be walked directly ("\r\n" leaves
-    /// its "\n" escaped as well).
-    private static func appendEscapedLabelValue(_ value: String, into output: inout [UInt8]) {
-        var value = value
-        value.withUTF8 { bytes in
-            guard bytes.contains(where: { $0 == 0x5C || $0 == 0x0A || $0 == 0x22 }) else {
-                output.append(contentsOf: bytes)
-                return
-            }
-            for byte in bytes {
-                switch byte {
-                case 0x5C: output.append(0x5C); output.append(0x5C)
-                case 0x0A: output.append(0x5C); output.append(UInt8(ascii: "n"))
-                case 0x22: output.append(0x5C); output.append(0x22)
-                default: output.append(byte)
-                }
-            }
-        }
     }
 }

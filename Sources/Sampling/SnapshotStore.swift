@@ -143,7 +143,8 @@ public final class SnapshotStore: Sendable {
     public func publish(_ snapshot: SamplerSnapshot) {
         for observer in publishObservers.withLock({ $0 }) { observer(snapshot) }
         var snapshot = snapshot
-        snapshot.rendered = RenderedSnapshot(snapshot.result.families)
+        let previousSize = state.withLock { $0.snapshots[snapshot.samplerID]?.rendered.text.count } ?? 0
+        snapshot.rendered = RenderedSnapshot(snapshot.result.families, sizeHint: previousSize)
         snapshot.result.families = []
         // The replaced snapshot and stale groups are released when this returns, outside the lock.
         let _ = state.withLock { state -> (SamplerSnapshot?, [SampleGroup]) in
@@ -294,12 +295,12 @@ struct SampleGroup: Sendable {
     }
 
     let version: UInt64
-    let texts: [String]
+    let texts: [RenderedLines]
     let families: [Family]
     let slices: [Slice]
     /// The sample lines of each `CollectorMetrics` family for this group's collectors, back
     /// to back, and where each family's lines end.
-    let freshness: String
+    let freshness: RenderedLines
     let freshnessEnds: [Int]
 
     init(version: UInt64, members: [RenderedSnapshot], statuses: [CollectorStatus]) {
@@ -328,13 +329,13 @@ struct SampleGroup: Sendable {
         }
         self.families = families
         self.slices = slices
-        var bytes: [UInt8] = []
+        var lines = LineBuffer(capacity: 6 * 96 * statuses.count)
         var ends: [Int] = []
         for family in CollectorMetrics.families(for: statuses) {
-            Renderer.writeSamples(family, into: &bytes)
-            ends.append(bytes.count)
+            Renderer.writeSamples(family, into: &lines)
+            ends.append(lines.count)
         }
-        freshness = String(decoding: bytes, as: UTF8.self)
+        freshness = lines.finish()
         freshnessEnds = ends
     }
 
@@ -429,18 +430,13 @@ public struct SampleChunks: Sendable {
             text.withUTF8 { body(UnsafeRawBufferPointer($0)) }
         case .freshness(let family, _):
             let group = groups[chunk.group]
-            Self.withBytes(of: group.freshness, group.freshnessRange(family), body)
+            group.freshness.withBytes(group.freshnessRange(family), body)
         case .samples:
             let group = groups[chunk.group]
             for slice in group.slices[group.families[chunk.family].slices] {
-                Self.withBytes(of: group.texts[Int(slice.member)], Int(slice.start)..<Int(slice.end), body)
+                group.texts[Int(slice.member)].withBytes(Int(slice.start)..<Int(slice.end), body)
             }
         }
-    }
-
-    private static func withBytes(of text: String, _ range: Range<Int>, _ body: (UnsafeRawBufferPointer) -> Void) {
-        var text = text
-        text.withUTF8 { body(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer($0)[range])) }
     }
 
     /// Calls `body` with the whole body's UTF-8 bytes, in pieces.
@@ -478,21 +474,24 @@ struct RenderedSnapshot: Sendable {
         var end: Int
     }
 
-    var text = ""
+    var text = RenderedLines.empty
     var blocks: [Block] = []
 
     init() {}
 
-    init(_ families: [MetricFamily]) {
-        var bytes: [UInt8] = []
-        for family in Renderer.merge(families) where !family.series.isEmpty {
-            let start = bytes.count
-            Renderer.writeSamples(family, into: &bytes)
-            blocks.append(Block(name: family.name, help: family.help, type: family.type, start: start, end: bytes.count))
+    /// `sizeHint`: the byte size of the sampler's previous render, so the buffer is allocated
+    /// once at about the right size instead of doubling its way there (each doubling copies
+    /// and leaves freed pages behind).
+    init(_ families: [MetricFamily], sizeHint: Int = 0) {
+        var lines = LineBuffer(capacity: sizeHint + sizeHint / 8 + 256)
+        let merged = Renderer.merge(families)
+        blocks.reserveCapacity(merged.count)
+        for family in merged where !family.series.isEmpty {
+            let start = lines.count
+            Renderer.writeSamples(family, into: &lines)
+            blocks.append(Block(name: family.name, help: family.help, type: family.type, start: start, end: lines.count))
         }
-        // A string of exactly the rendered size: the appends above leave up to half the
-        // buffer's capacity unused, and snapshots live until the next run.
-        self.text = String(decoding: bytes, as: UTF8.self)
+        self.text = lines.finish()
     }
 }
 

@@ -34,18 +34,26 @@ public struct LineBuffer: ~Copyable {
     }
 
     /// The bytes written, in memory of exactly their size that now belongs to the result.
-    /// They are copied once into a new block rather than shrunk in place: a shrink leaves
-    /// the cut-off tail as a hole between live blocks (a thousand checks' snapshots left
-    /// ~1 MiB of such holes resident), where the whole old block, freed, merges with its
-    /// neighbours. A copy is a memcpy: the bytes need no UTF-8 validation as a `String` would.
+    /// A small buffer is copied once into a new block rather than shrunk in place: a shrink
+    /// leaves the cut-off tail as a hole between live blocks (a thousand checks' snapshots
+    /// left ~1 MiB of such holes resident), where the whole old block, freed, merges with its
+    /// neighbours. A large one (a PostgreSQL instance's hundreds of kB) is shrunk in place:
+    /// its tail is at most an eighth of it, and a copy would touch as many fresh pages again.
     public consuming func finish() -> RenderedLines {
-        let exact = Self.reallocate(nil, max(count, 1))
-        exact.initialize(from: start, count: count)
-        free(start)
+        let exact: UnsafeMutablePointer<UInt8>
+        if capacity >= Self.shrinkInPlaceFrom {
+            exact = Self.reallocate(start, max(count, 1))
+        } else {
+            exact = Self.reallocate(nil, max(count, 1))
+            exact.initialize(from: start, count: count)
+            free(start)
+        }
         let count = count
         discard self
         return RenderedLines(taking: exact, count: count)
     }
+
+    private static let shrinkInPlaceFrom = 64 * 1024
 
     /// The bytes as a string of exactly their size.
     public func string() -> String {
@@ -82,6 +90,7 @@ public struct LineBuffer: ~Copyable {
     }
 
     public mutating func append(_ text: String) {
+        if let _ = text.utf8.withContiguousStorageIfAvailable({ append($0) }) { return }
         var text = text
         text.withUTF8 { append($0) }
     }
@@ -94,22 +103,25 @@ public struct LineBuffer: ~Copyable {
     /// ASCII, and a UTF-8 byte below 0x80 is never part of a multi-byte character, so the
     /// bytes can be walked directly ("\r\n" leaves its "\n" escaped as well).
     public mutating func appendEscaped(_ text: String) {
+        if let _ = text.utf8.withContiguousStorageIfAvailable({ appendEscaped($0) }) { return }
         var text = text
-        text.withUTF8 { bytes in
-            var plain = true
-            for byte in bytes where byte == 0x5C || byte == 0x0A || byte == 0x22 {
-                plain = false
-                break
-            }
-            if plain { return append(bytes) }
-            reserve(bytes.count * 2)
-            for byte in bytes {
-                switch byte {
-                case 0x5C: start[count] = 0x5C; start[count + 1] = 0x5C; count += 2
-                case 0x0A: start[count] = 0x5C; start[count + 1] = UInt8(ascii: "n"); count += 2
-                case 0x22: start[count] = 0x5C; start[count + 1] = 0x22; count += 2
-                default: start[count] = byte; count += 1
-                }
+        text.withUTF8 { appendEscaped($0) }
+    }
+
+    private mutating func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>) {
+        var plain = true
+        for byte in bytes where byte == 0x5C || byte == 0x0A || byte == 0x22 {
+            plain = false
+            break
+        }
+        if plain { return append(bytes) }
+        reserve(bytes.count * 2)
+        for byte in bytes {
+            switch byte {
+            case 0x5C: start[count] = 0x5C; start[count + 1] = 0x5C; count += 2
+            case 0x0A: start[count] = 0x5C; start[count + 1] = UInt8(ascii: "n"); count += 2
+            case 0x22: start[count] = 0x5C; start[count + 1] = 0x22; count += 2
+            default: start[count] = byte; count += 1
             }
         }
     }

@@ -104,3 +104,28 @@ extension MetricFamily {
         return copy
     }
 }
+
+extension Array where Element == MetricFamily {
+    /// The families with `extra` labels prepended to every series. Series that share one label
+    /// array (a table's two dozen statistics share the table's labels) share one combined
+    /// array as well, so a PostgreSQL sample allocates one per table instead of one per series.
+    /// Arrays are matched by their storage: while these families hold an array, no other
+    /// array can have the same storage, and an array's contents cannot change under it.
+    public func addingLabels(_ extra: [Label]) -> [MetricFamily] {
+        guard !extra.isEmpty else { return self }
+        var combined: [UnsafeRawPointer: [Label]] = [:]
+        return map { family in
+            var copy = family
+            copy.series = family.series.map { series in
+                guard let storage = series.labels.withUnsafeBufferPointer({ $0.baseAddress.map(UnsafeRawPointer.init) }) else {
+                    return Series(labels: extra, value: series.value)
+                }
+                if let labels = combined[storage] { return Series(labels: labels, value: series.value) }
+                let labels = extra + series.labels
+                combined[storage] = labels
+                return Series(labels: labels, value: series.value)
+            }
+            return copy
+        }
+    }
+}

@@ -23,7 +23,7 @@ public struct QueryResult: Sendable, Equatable {
     public let columns: [String]
     public let rowCount: Int
     private let storage: CellStorage
-    private let indexByName: [String: Int]
+    private let indexByName: ColumnIndex
 
     /// A result built in code (tests, recordings): its cells as text, NULL as nil.
     public init(columns: [String], rows: [[String?]]) {
@@ -72,16 +72,14 @@ public struct QueryResult: Sendable, Equatable {
         self.columns = columns
         self.rowCount = rowCount
         self.storage = storage
-        var index: [String: Int] = [:]
-        for (position, name) in columns.enumerated() where index[name] == nil { index[name] = position }
-        self.indexByName = index
+        self.indexByName = ColumnIndex(columns)
     }
 
     public static func == (a: QueryResult, b: QueryResult) -> Bool {
         a.columns == b.columns && a.rows == b.rows
     }
 
-    public func columnIndex(_ name: String) -> Int? { indexByName[name] }
+    public func columnIndex(_ name: String) -> Int? { indexByName.position(of: name) }
 
     /// All rows as text (NULL as nil). Builds a `String` per cell: for small results and tests.
     public var rows: [[String?]] {
@@ -124,13 +122,13 @@ public struct QueryResult: Sendable, Equatable {
         public var values: [String?] { result.columns.indices.map { result.string(row: index, column: $0) } }
 
         public subscript(_ name: String) -> String? {
-            guard let column = result.indexByName[name] else { return nil }
+            guard let column = result.indexByName.position(of: name) else { return nil }
             return result.string(row: index, column: column)
         }
 
         /// A numeric column as Double (`NULL` and non-numbers give nil; booleans 1 and 0).
         public func double(_ name: String) -> Double? {
-            guard let column = result.indexByName[name] else { return nil }
+            guard let column = result.indexByName.position(of: name) else { return nil }
             return result.double(row: index, column: column)
         }
 
@@ -303,5 +301,48 @@ struct BinaryCell {
             }
         default: int64.map { String($0) }
         }
+    }
+}
+
+/// Column positions by name, for rows read by name: thousands of lookups per sample (a table's
+/// two dozen statistics for each of its tables). An open-addressed table over FNV-1a of the
+/// names' UTF-8 bytes: where `Dictionary`'s seeded SipHash made these lookups a few percent
+/// of a sample's CPU, this is a short loop and one comparison. With duplicate names the first
+/// column wins, as PostgreSQL's own `PQfnumber` does.
+struct ColumnIndex: Sendable {
+    private let names: [String]
+    /// A column position per slot, -1 where empty; at least half the slots are empty, so
+    /// every probe sequence ends.
+    private let slots: [Int32]
+    private let mask: Int
+
+    init(_ names: [String]) {
+        var size = 8
+        while size < names.count * 2 { size <<= 1 }
+        var slots = [Int32](repeating: -1, count: size)
+        for (position, name) in names.enumerated() {
+            var slot = Self.hash(name) & (size - 1)
+            while slots[slot] >= 0, names[Int(slots[slot])] != name { slot = (slot + 1) & (size - 1) }
+            if slots[slot] < 0 { slots[slot] = Int32(position) }
+        }
+        self.names = names
+        self.slots = slots
+        self.mask = size - 1
+    }
+
+    func position(of name: String) -> Int? {
+        var slot = Self.hash(name) & mask
+        while true {
+            let position = Int(slots[slot])
+            if position < 0 { return nil }
+            if names[position] == name { return position }
+            slot = (slot + 1) & mask
+        }
+    }
+
+    private static func hash(_ name: String) -> Int {
+        var hash: UInt32 = 2_166_136_261
+        for byte in name.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        return Int(hash)
     }
 }

@@ -298,6 +298,6 @@ public actor PostgresSampler: Sampler {
         }
         families.append(.counter("mitra_exporter_series_dropped_total", "Series not exported because the instance's series budget was reached.",
                                  kinds.map { Series([Label("collector", "postgres/\(config.name)/\($0.rawValue)")], droppedSeries[$0] ?? 0) }))
-        return families.map { $0.addingLabels(baseLabels) }
+        return families.addingLabels(baseLabels)
     }
 }

@@ -113,3 +113,26 @@ import Testing
         #expect(ExpositionFormat.negotiate(accept: accept) == expected)
     }
 }
+
+@Suite struct AddingLabelsTests {
+    /// Series that share a label array, series with arrays of equal contents, and series
+    /// without labels all get `extra` first and their own labels after, in every family.
+    @Test func everySeriesGetsTheExtraLabelsFirst() {
+        let table = [Label("relname", "users")]
+        let sameContents = [Label("relname", "users")]
+        let other = [Label("relname", "policies")]
+        let families: [MetricFamily] = [
+            .counter("seq_scan", "Scans.", [Series(table, 1), Series(other, 2), Series([], 3)]),
+            .gauge("size_bytes", "Size.", [Series(table, 4), Series(sameContents, 5), Series(other, 6)]),
+        ]
+        let extra = [Label("instance_name", "main"), Label("env", "prod")]
+        let labelled = families.addingLabels(extra)
+        #expect(labelled.count == families.count)
+        for (before, after) in zip(families, labelled) {
+            #expect(after.name == before.name)
+            #expect(after.series.map(\.value) == before.series.map(\.value))
+            #expect(after.series.map(\.labels) == before.series.map { extra + $0.labels })
+        }
+        #expect(families.addingLabels([]) == families)
+    }
+}

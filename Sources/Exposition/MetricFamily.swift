@@ -98,10 +98,7 @@ extension MetricFamily {
     /// The same family with `extra` labels prepended to every series (used for user labels
     /// from the config and for labels that name the instance or check).
     public func addingLabels(_ extra: [Label]) -> MetricFamily {
-        guard !extra.isEmpty else { return self }
-        var copy = self
-        copy.series = series.map { Series(labels: extra + $0.labels, value: $0.value) }
-        return copy
+        [self].addingLabels(extra)[0]
     }
 }
 

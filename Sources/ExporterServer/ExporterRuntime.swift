@@ -160,10 +160,6 @@ public final class ExporterRuntime: Sendable {
         return ScrapeBody(format: format, selfMetrics: selfMetrics, samples: store.samples(format: format))
     }
 
-    /// The body gzip-compressed. Every chunk of the samples is compressed once per change and
-    /// kept; a scrape compresses only the exporter's own metrics and the chunks whose samplers
-    /// published since they were compressed, and joins the parts (`GzipSplice`). So a gzip
-    /// scrape costs about what the changed chunks weigh, not the whole body.
     /// The part that ends every gzip body of a format (`# EOF` for OpenMetrics, nothing for
     /// the text format): the same bytes every scrape, so compressed once.
     private static let streamEnds = Result { () throws -> [ExpositionFormat: GzipSplice.Part] in
@@ -173,6 +169,10 @@ public final class ExporterRuntime: Sendable {
         })
     }
 
+    /// The body gzip-compressed. Every chunk of the samples is compressed once per change and
+    /// kept; a scrape compresses only the exporter's own metrics and the chunks whose samplers
+    /// published since they were compressed, and joins the parts (`GzipSplice`). So a gzip
+    /// scrape costs about what the changed chunks weigh, not the whole body.
     public func gzip(_ body: ScrapeBody) throws -> ByteBuffer {
         let samples = body.samples
         let head = try GzipSplice.deflate(body.selfMetrics, final: false, level: 6, windowBits: 12, memLevel: 5)

@@ -129,10 +129,9 @@ public struct LineBuffer: ~Copyable {
     /// Appends a sample value exactly as `Renderer.formatNumber` prints it; integral values
     /// (most of them: counters, sizes, counts) are written digit by digit without a string.
     public mutating func appendNumber(_ value: Double) {
-        guard value == value.rounded(), value.magnitude < 1e15 else {
+        guard let integer = Renderer.integral(value) else {
             return append(Renderer.formatNumber(value))
         }
-        let integer = Int64(value)
         var magnitude = integer.magnitude
         var digits = 1
         var rest = magnitude

@@ -176,10 +176,16 @@ public enum Renderer {
     /// Integral values print without a fraction (as Go's `strconv.FormatFloat(v, 'g', -1, 64)`
     /// does for them), so golden files stay readable.
     public static func formatNumber(_ value: Double) -> String {
+        if let integer = integral(value) { return String(integer) }
         if value.isNaN { return "NaN" }
         if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
-        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
         return "\(value)"
+    }
+
+    /// `value` as an integer when `formatNumber` prints it as one (integral and below 1e15 in
+    /// magnitude), else nil; `LineBuffer.appendNumber` writes those digit by digit.
+    static func integral(_ value: Double) -> Int64? {
+        value == value.rounded() && value.magnitude < 1e15 ? Int64(value) : nil
     }
 
     /// A float label value (`le` of a histogram bucket, `quantile` of a summary) in the form

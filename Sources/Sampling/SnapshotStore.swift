@@ -329,7 +329,8 @@ struct SampleGroup: Sendable {
         }
         self.families = families
         self.slices = slices
-        var lines = LineBuffer(capacity: 6 * 96 * statuses.count)
+        // Six freshness series per collector, each line about 96 bytes.
+        var lines = LineBuffer(capacity: CollectorMetrics.heads.count * 96 * statuses.count)
         var ends: [Int] = []
         for family in CollectorMetrics.families(for: statuses) {
             Renderer.writeSamples(family, into: &lines)
